@@ -1,0 +1,96 @@
+"""XLNer model configuration."""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+# The four parts of the model that can be moved from one language to another. Every
+# place that talks about transfer (submodule names, CLI flags, results.json, model card)
+# uses exactly these words.
+TRANSFERABLE_MODULES = ("word", "char", "context", "head")
+
+
+@strict
+class XLNerConfig(PreTrainedConfig):
+    r"""
+    Configuration of an XLNer bi-LSTM tagger ([`XLNerModel`], [`XLNerForTokenClassification`]).
+
+    Each word is represented by a word embedding (the **word** module) concatenated with a
+    character representation (the **char** module: the word's character bigrams embedded and
+    run through a bi-LSTM whose final states are concatenated, plus a small word-shape
+    embedding that carries capitalisation). A word-level bi-LSTM (the **context** module)
+    runs over the sentence and a linear layer (the **head**) tags each word.
+
+    Args:
+        word_vocab_size (`int`, *optional*, defaults to 20000):
+            Number of rows of the word embedding (the tokenizer's word vocabulary).
+        bigram_vocab_size (`int`, *optional*, defaults to 4000):
+            Number of rows of the character-bigram embedding (the tokenizer's bigram vocabulary).
+        num_shapes (`int`, *optional*, defaults to 16):
+            Number of word-shape classes (see `XLNerTokenizer.word_shape`); row 0 is padding.
+        word_embedding_dim (`int`, *optional*, defaults to 100):
+            Size of a word embedding.
+        bigram_embedding_dim (`int`, *optional*, defaults to 50):
+            Size of a character-bigram embedding.
+        shape_embedding_dim (`int`, *optional*, defaults to 16):
+            Size of a word-shape embedding; 0 disables the shape feature.
+        char_hidden_size (`int`, *optional*, defaults to 64):
+            Hidden size of each direction of the character bi-LSTM.
+        context_hidden_size (`int`, *optional*, defaults to 200):
+            Hidden size of each direction of the word-level bi-LSTM.
+        context_num_layers (`int`, *optional*, defaults to 1):
+            Number of stacked word-level bi-LSTM layers.
+        dropout (`float`, *optional*, defaults to 0.5):
+            Dropout on the word representation and on the word-level bi-LSTM output.
+        word_dropout (`float`, *optional*, defaults to 0.05):
+            Probability, during training only, of replacing a word id by the unknown-word id, so
+            that the unknown-word vector is trained and the model learns to lean on characters.
+        max_bigrams_per_word (`int`, *optional*, defaults to 24):
+            Longest bigram sequence the tokenizer produces for one word (longer words keep their
+            first and last bigrams).
+        language (`str`, *optional*, defaults to `"en"`):
+            Language of the training data (`"en"` or `"ja"`).
+        transferred_from (`dict`, *optional*):
+            Provenance of a transferred model: source model, modules transferred and rows copied.
+        initializer_range (`float`, *optional*, defaults to 0.1):
+            Half-width of the uniform distribution that initialises embeddings.
+        pad_token_id (`int`, *optional*, defaults to 0):
+            Id of the padding word (and of the padding bigram).
+        unk_token_id (`int`, *optional*, defaults to 1):
+            Id of the unknown word, used by word dropout.
+
+    Example:
+
+    ```python
+    >>> from modeling_xlner import XLNerConfig, XLNerForTokenClassification
+    >>> config = XLNerConfig(id2label={0: "O", 1: "B-PER", 2: "I-PER"})
+    >>> model = XLNerForTokenClassification(config)
+    ```
+    """
+
+    model_type = "xlner"
+
+    word_vocab_size: int = 20000
+    bigram_vocab_size: int = 4000
+    num_shapes: int = 16
+    word_embedding_dim: int = 100
+    bigram_embedding_dim: int = 50
+    shape_embedding_dim: int = 16
+    char_hidden_size: int = 64
+    context_hidden_size: int = 200
+    context_num_layers: int = 1
+    dropout: float | int = 0.5
+    word_dropout: float | int = 0.05
+    max_bigrams_per_word: int = 24
+    language: str = "en"
+    transferred_from: dict | None = None
+    initializer_range: float = 0.1
+    pad_token_id: int | None = 0
+    unk_token_id: int | None = 1
+
+    def __post_init__(self, **kwargs):
+        # Callers usually give only `id2label`; derive the inverse so both are always saved.
+        if self.id2label is not None and self.label2id is None:
+            self.label2id = {label: int(index) for index, label in self.id2label.items()}
+        super().__post_init__(**kwargs)
+
+__all__ = ["XLNerConfig", "TRANSFERABLE_MODULES"]

@@ -1,0 +1,264 @@
+"""PyTorch XLNer: a bi-LSTM tagger over word embeddings and character-bigram representations.
+
+    input_ids  ──► word    (word embeddings)                    ─┐
+    char_ids   ──► char    (bigram embeddings → char bi-LSTM)    ├─► concat ─► context (bi-LSTM) ─► head ─► tags
+    shape_ids  ──┘         (+ word-shape embedding)             ─┘
+
+`word`, `char`, `context` and `head` are the four modules that can be transferred from a model
+trained on one language to a model for another (see `TRANSFERABLE_MODULES`).
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
+
+from .configuration_xlner import XLNerConfig
+
+
+class XLNerWordEmbeddings(nn.Module):
+    """The **word** module: one vector per word id, with word dropout during training."""
+
+    def __init__(self, config: XLNerConfig):
+        super().__init__()
+        self.embeddings = nn.Embedding(config.word_vocab_size, config.word_embedding_dim, padding_idx=config.pad_token_id)
+        self.word_dropout = config.word_dropout
+        self.pad_token_id = config.pad_token_id
+        self.unk_token_id = config.unk_token_id
+
+    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        if self.training and self.word_dropout > 0:
+            # Replacing random words by <unk> trains the unknown-word vector and pushes the
+            # model to rely on characters, which is what transfers across languages.
+            drop = torch.rand(input_ids.shape, device=input_ids.device) < self.word_dropout
+            drop &= input_ids != self.pad_token_id
+            input_ids = input_ids.masked_fill(drop, self.unk_token_id)
+        return self.embeddings(input_ids)
+
+
+class XLNerCharEncoder(nn.Module):
+    """The **char** module: a bi-LSTM over a word's character bigrams, plus a word-shape embedding.
+
+    The final forward and backward states are concatenated. Bigrams are lowercased by the
+    tokenizer so that English bigrams and romaji bigrams share one vocabulary; capitalisation
+    comes in through the separate shape embedding instead.
+    """
+
+    def __init__(self, config: XLNerConfig):
+        super().__init__()
+        self.bigram_embeddings = nn.Embedding(
+            config.bigram_vocab_size, config.bigram_embedding_dim, padding_idx=config.pad_token_id
+        )
+        self.lstm = nn.LSTM(config.bigram_embedding_dim, config.char_hidden_size, batch_first=True, bidirectional=True)
+        self.shape_embeddings = (
+            nn.Embedding(config.num_shapes, config.shape_embedding_dim, padding_idx=0)
+            if config.shape_embedding_dim > 0
+            else None
+        )
+        self.output_size = 2 * config.char_hidden_size + config.shape_embedding_dim
+
+    def forward(self, char_ids: torch.LongTensor, shape_ids: torch.LongTensor | None = None) -> torch.Tensor:
+        batch_size, num_words, max_bigrams = char_ids.shape
+        flat = char_ids.reshape(-1, max_bigrams)
+        lengths = (flat != 0).sum(dim=-1)
+        present = lengths > 0
+        states = flat.new_zeros((flat.shape[0], 2 * self.lstm.hidden_size), dtype=self.bigram_embeddings.weight.dtype)
+        if present.any():
+            # A word type that occurs several times in the batch is encoded once.
+            unique_words, inverse = torch.unique(flat[present], dim=0, return_inverse=True)
+            unique_lengths = (unique_words != 0).sum(dim=-1)
+            packed = pack_padded_sequence(
+                self.bigram_embeddings(unique_words), unique_lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            _, (final_hidden, _) = self.lstm(packed)
+            unique_states = torch.cat([final_hidden[0], final_hidden[1]], dim=-1)
+            states = states.index_put((present.nonzero(as_tuple=True)[0],), unique_states[inverse])
+        states = states.view(batch_size, num_words, -1)
+        if self.shape_embeddings is not None:
+            if shape_ids is None:
+                raise ValueError("This model uses word shapes: pass the tokenizer's `shape_ids`.")
+            states = torch.cat([states, self.shape_embeddings(shape_ids)], dim=-1)
+        return states
+
+
+class XLNerContextEncoder(nn.Module):
+    """The **context** module: a word-level bi-LSTM over the sentence."""
+
+    def __init__(self, config: XLNerConfig, input_size: int):
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_size,
+            config.context_hidden_size,
+            num_layers=config.context_num_layers,
+            dropout=config.dropout if config.context_num_layers > 1 else 0.0,
+            batch_first=True,
+            bidirectional=True,
+        )
+
+    def forward(self, word_representations: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        num_words = word_representations.shape[1]
+        # An empty text still has one (masked) position, so clamping keeps packing valid.
+        lengths = attention_mask.sum(dim=-1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(word_representations, lengths, batch_first=True, enforce_sorted=False)
+        output, _ = self.lstm(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=num_words)
+        return output
+
+
+class XLNerPreTrainedModel(PreTrainedModel):
+    config_class = XLNerConfig
+    base_model_prefix = "xlner"
+    main_input_name = "input_ids"
+    _no_split_modules = ["XLNerCharEncoder", "XLNerContextEncoder"]
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        # Loaded weights can be views into the memory-mapped safetensors file at any alignment;
+        # MKL then takes other code paths (slower, and logits differ in the last bits from the
+        # model that was saved). Own, aligned copies make a save/load round trip exact.
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.data = parameter.data.clone()
+        return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Whichever head is saved, the checkpoint answers every Auto class; the tokenizer's
+        # code is saved beside it by `XLNerTokenizer.save_pretrained`.
+        self.config.auto_map = {
+            **(getattr(self.config, "auto_map", None) or {}),
+            "AutoConfig": "configuration_xlner.XLNerConfig",
+            "AutoModel": "modeling_xlner.XLNerModel",
+            "AutoModelForTokenClassification": "modeling_xlner.XLNerForTokenClassification",
+            "AutoTokenizer": ["tokenization_xlner.XLNerTokenizer", None],
+        }
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Embedding):
+            init.uniform_(module.weight, -self.config.initializer_range, self.config.initializer_range)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LSTM):
+            for name, param in module.named_parameters():
+                if name.startswith("weight_ih"):
+                    init.xavier_uniform_(param)
+                elif name.startswith("weight_hh"):
+                    init.orthogonal_(param)
+                else:
+                    # Forget-gate bias 1 in total (b_ih + b_hh; gates are ordered input, forget,
+                    # cell, output): a standard trick that keeps gradients flowing early in training.
+                    bias = torch.zeros_like(param)
+                    bias[module.hidden_size : 2 * module.hidden_size] = 0.5
+                    init.copy_(param, bias)
+        elif isinstance(module, nn.Linear):
+            init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+class XLNerModel(XLNerPreTrainedModel):
+    """The bare encoder: **word** and **char** representations, concatenated, through the **context** bi-LSTM.
+
+    Returns one contextual vector per word (`last_hidden_state`, of size `2 * context_hidden_size`).
+    """
+
+    def __init__(self, config: XLNerConfig):
+        super().__init__(config)
+        self.word = XLNerWordEmbeddings(config)
+        self.char = XLNerCharEncoder(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.context = XLNerContextEncoder(config, config.word_embedding_dim + self.char.output_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.word.embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        char_ids: torch.LongTensor,
+        shape_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutput | tuple:
+        r"""
+        input_ids (`torch.LongTensor` of shape `(batch_size, num_words)`):
+            One word-vocabulary id per word.
+        char_ids (`torch.LongTensor` of shape `(batch_size, num_words, max_bigrams)`):
+            For each word, the ids of its character bigrams (word-boundary markers included), 0-padded.
+        shape_ids (`torch.LongTensor` of shape `(batch_size, num_words)`, *optional*):
+            Word-shape class of each word (capitalisation, digits, script); needed when the model uses shapes.
+        attention_mask (`torch.Tensor` of shape `(batch_size, num_words)`, *optional*):
+            1 for real words, 0 for padding. Defaults to all ones.
+        """
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+
+        word_representations = torch.cat([self.word(input_ids), self.char(char_ids, shape_ids)], dim=-1)
+        contextual = self.context(self.dropout(word_representations), attention_mask)
+
+        hidden_states = (word_representations, contextual) if output_hidden_states else None
+        if not return_dict:
+            return tuple(v for v in (contextual, hidden_states) if v is not None)
+        return BaseModelOutput(last_hidden_state=contextual, hidden_states=hidden_states)
+
+
+class XLNerForTokenClassification(XLNerPreTrainedModel):
+    """XLNer with the **head**: a linear layer that scores every label (BIO) for each word."""
+
+    def __init__(self, config: XLNerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.xlner = XLNerModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(2 * config.context_hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        char_ids: torch.LongTensor,
+        shape_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TokenClassifierOutput | tuple:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch_size, num_words)`, *optional*):
+            Label id of each word; -100 (padding) is ignored by the loss.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.xlner(
+            input_ids,
+            char_ids,
+            shape_ids=shape_ids,
+            attention_mask=attention_mask,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.head(self.dropout(outputs.last_hidden_state))
+
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+
+        if not return_dict:
+            output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
+            return ((loss,) + output) if loss is not None else output
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+__all__ = ["XLNerPreTrainedModel", "XLNerModel", "XLNerForTokenClassification"]

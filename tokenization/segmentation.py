@@ -1,0 +1,137 @@
+"""Text front end: Unicode normalisation with offsets, English and Japanese word segmentation, romanisation.
+
+Everything here keeps track of where each word came from in the ORIGINAL string, so that
+normalisation (full-width → half-width, ｶﾞ → ガ, ㍿ → 株式会社) never breaks the offsets.
+"""
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+# Characters MeCab cannot take (NUL ends its C string) or that carry no text: read as spaces.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Half-width voicing marks combine with the preceding kana only when normalised together.
+_HALF_WIDTH_VOICING = "\uff9e\uff9f"
+# English words, close to CoNLL's tokenisation: numbers like "3.5", abbreviations like "U.S.",
+# hyphenated words, clitics ("'s") on their own, and any other symbol alone.
+_ENGLISH_WORD = re.compile(r"\d+(?:[.,]\d+)+|(?:[^\W\d_]\.){2,}|\w+(?:-\w+)*|['’]\w+|[^\w\s]")
+
+
+class Word(NamedTuple):
+    """A word: its normalised surface, [start, end) in the original text, and its kana reading."""
+
+    surface: str
+    start: int
+    end: int
+    reading: str | None = None
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """NFKC-normalise `text`, returning for every normalised character its [start, end) in `text`.
+
+    Control and format characters become spaces. A base character and the combining marks
+    after it are normalised together (so they can compose) and share one original span.
+    """
+    if text.isascii() and text.isprintable():
+        return text, list(range(len(text))), list(range(1, len(text) + 1))
+    characters: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and (unicodedata.combining(text[j]) or text[j] in _HALF_WIDTH_VOICING):
+            j += 1
+        chunk = "".join(" " if unicodedata.category(c) in _INVISIBLE_CATEGORIES else c for c in text[i:j])
+        for character in unicodedata.normalize("NFKC", chunk):
+            characters.append(character)
+            starts.append(i)
+            ends.append(j)
+        i = j
+    return "".join(characters), starts, ends
+
+
+def _words_from_normalized(
+    pieces: list[tuple[str, int, int, str | None]], starts: list[int], ends: list[int]
+) -> list[Word]:
+    """Map words found in the normalised text back to the original; merge words that share a character.
+
+    One original character can expand to several (㍿ → 株式会社) and be split by the segmenter;
+    such pieces become one word so that words never overlap and never have empty spans.
+    """
+    words: list[Word] = []
+    for surface, begin, finish, reading in pieces:
+        if not surface.strip():
+            continue
+        start, end = starts[begin], ends[finish - 1]
+        if words and start < words[-1].end:
+            last = words[-1]
+            words[-1] = Word(last.surface + surface, last.start, max(end, last.end), None)
+        else:
+            words.append(Word(surface, start, end, reading))
+    return words
+
+
+def split_english(text: str) -> list[Word]:
+    """Split raw English (or any space-delimited) text into words and punctuation."""
+    normalized, starts, ends = normalize_with_offsets(text)
+    pieces = [(m.group(), m.start(), m.end(), None) for m in _ENGLISH_WORD.finditer(normalized)]
+    return _words_from_normalized(pieces, starts, ends)
+
+
+class JapaneseSegmenter:
+    """Japanese word segmentation with fugashi + unidic-lite, and romanisation with pykakasi.
+
+    The MeCab tagger and the kakasi converter are created on first use and dropped when
+    pickled (neither can be pickled), so a tokenizer holding this object can be sent to
+    `datasets.map` worker processes.
+    """
+
+    def __init__(self, max_cache_size: int = 200_000):
+        self.max_cache_size = max_cache_size
+        self._tagger = None
+        self._kakasi = None
+        self._romaji_cache: dict[str, str] = {}
+
+    def __getstate__(self) -> dict:
+        return {"max_cache_size": self.max_cache_size}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    @property
+    def tagger(self):
+        if self._tagger is None:
+            import fugashi  # imported lazily: English-only users need no MeCab
+
+            self._tagger = fugashi.Tagger()
+        return self._tagger
+
+    def segment(self, text: str) -> list[Word]:
+        """Words of raw Japanese text, with offsets into `text` and UniDic kana readings."""
+        normalized, starts, ends = normalize_with_offsets(text)
+        pieces = []
+        position = 0
+        for node in self.tagger(normalized):
+            surface = node.surface
+            position = normalized.find(surface, position)  # skips the whitespace MeCab dropped
+            if position < 0:  # never expected from MeCab; refuse rather than guess offsets
+                raise RuntimeError(f"MeCab returned {surface!r}, which is not in the text {normalized!r}")
+            kana = node.feature.kana if hasattr(node.feature, "kana") else None
+            pieces.append((surface, position, position + len(surface), kana if kana and kana != "*" else None))
+            position += len(surface)
+        return _words_from_normalized(pieces, starts, ends)
+
+    def romanize(self, text: str) -> str:
+        """Lowercase Hepburn romaji of `text` (kana, kanji or Latin), cached per distinct string."""
+        romaji = self._romaji_cache.get(text)
+        if romaji is None:
+            if self._kakasi is None:
+                import pykakasi
+
+                self._kakasi = pykakasi.kakasi()
+            romaji = "".join(item["hepburn"] for item in self._kakasi.convert(text)).lower() or text.lower()
+            if len(self._romaji_cache) >= self.max_cache_size:
+                self._romaji_cache.clear()  # keeps memory flat when streaming huge inputs
+            self._romaji_cache[text] = romaji
+        return romaji

@@ -1,0 +1,424 @@
+"""Tokenizer for XLNer: raw text → words, word ids, character-bigram ids, shapes and offsets.
+
+One "token" is one word. For each word the tokenizer gives:
+
+- `input_ids`: its id in the word vocabulary (lowercased, digits → 0; Japanese: the surface form),
+- `char_ids`: the ids of its lowercased character bigrams, between word-boundary markers
+  (Japanese: bigrams of the word's romaji, so they share a vocabulary with English letters),
+- `shape_ids`: its word-shape class (capitalisation, digits, punctuation, Japanese script),
+- `offset_mapping`: its [start, end) in the ORIGINAL input string, whatever normalisation did.
+"""
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from transformers import BatchEncoding, PreTrainedTokenizer
+from transformers.utils import PaddingStrategy
+
+from .segmentation import JapaneseSegmenter, Word, split_english
+
+VOCAB_FILES_NAMES = {"word_vocab_file": "word_vocab.json", "bigram_vocab_file": "bigram_vocab.json"}
+
+# Word-boundary markers around a word's characters before it is cut into bigrams.
+WORD_START = "\u2402"
+WORD_END = "\u2403"
+
+# Word-shape classes; id 0 is padding. English NER leans on capitalisation, Japanese on script.
+WORD_SHAPES = (
+    "<pad>", "lower", "title", "upper", "mixed-case", "number", "has-digit", "punctuation",
+    "hiragana", "katakana", "kanji", "mixed-japanese", "other",
+)  # fmt: skip
+_SHAPE_ID = {name: index for index, name in enumerate(WORD_SHAPES)}
+
+
+def _script(character: str) -> str:
+    code = ord(character)
+    if 0x3040 <= code <= 0x309F:
+        return "hiragana"
+    if 0x30A0 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
+        return "katakana"
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or character in "々〆ヶ":
+        return "kanji"
+    return "other"
+
+
+def word_shape(surface: str) -> int:
+    """The word-shape class id (see `WORD_SHAPES`) of a normalised word."""
+    if any(c.isdigit() for c in surface):
+        return _SHAPE_ID["number" if all(c.isdigit() or c in ".,-/:" for c in surface) else "has-digit"]
+    if surface.isalpha() and surface.isascii() or any(c.isupper() for c in surface):
+        if surface.islower():
+            return _SHAPE_ID["lower"]
+        if surface.isupper():
+            return _SHAPE_ID["upper" if len(surface) > 1 else "title"]
+        if surface[0].isupper() and surface[1:].islower():
+            return _SHAPE_ID["title"]
+        return _SHAPE_ID["mixed-case"]
+    scripts = {_script(c) for c in surface}
+    if scripts <= {"hiragana", "katakana", "kanji"}:
+        return _SHAPE_ID[scripts.pop() if len(scripts) == 1 else "mixed-japanese"]
+    if all(not c.isalnum() for c in surface):
+        return _SHAPE_ID["punctuation"]
+    return _SHAPE_ID["lower" if surface.islower() else "other"]
+
+
+def _fold(text: str) -> str:
+    """Lowercase and map every digit to 0: "1996" and "2001" share their embeddings."""
+    return "".join("0" if c.isdigit() else c for c in text.lower())
+
+
+def _load_vocab(path: str | None) -> dict[str, int]:
+    if path is None:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        try:
+            vocab = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not a valid vocabulary file ({error})") from None
+    if not isinstance(vocab, dict) or not all(isinstance(i, int) for i in vocab.values()):
+        raise ValueError(f"{path}: a vocabulary must be a JSON object from string to integer id")
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ValueError(f"{path}: vocabulary ids must be exactly 0..{len(vocab) - 1}")
+    return vocab
+
+
+class XLNerTokenizer(PreTrainedTokenizer):
+    r"""
+    Word-level tokenizer for XLNer models, for English and Japanese.
+
+    Args:
+        word_vocab_file (`str`, *optional*): JSON file from word to id.
+        bigram_vocab_file (`str`, *optional*): JSON file from character bigram to id.
+        language (`str`, *optional*, defaults to `"en"`):
+            `"en"`: words split on whitespace and punctuation. `"ja"`: words from fugashi + unidic-lite.
+        char_input (`str`, *optional*, defaults to `"romaji"`):
+            Japanese only: bigrams of the word's `"romaji"` (pykakasi), or of its Japanese characters (`"surface"`).
+        word_input (`str`, *optional*, defaults to `"surface"`):
+            Japanese only: word ids from the Japanese `"surface"` form, or from its `"romaji"`.
+        romaji_source (`str`, *optional*, defaults to `"surface"`):
+            Japanese only: romanise the word's `"surface"` with pykakasi, or UniDic's contextual `"reading"`.
+        max_bigrams_per_word (`int`, *optional*, defaults to 24):
+            Longer words keep their first and last bigrams.
+        word_vocab / bigram_vocab (`dict[str, int]`, *optional*): vocabularies given directly instead of files.
+    """
+
+    vocab_files_names = VOCAB_FILES_NAMES
+    model_input_names = ["input_ids", "char_ids", "shape_ids", "attention_mask"]
+    padding_side = "right"
+
+    def __init__(
+        self,
+        word_vocab_file: str | None = None,
+        bigram_vocab_file: str | None = None,
+        language: str = "en",
+        char_input: str = "romaji",
+        word_input: str = "surface",
+        romaji_source: str = "surface",
+        max_bigrams_per_word: int = 24,
+        pad_token: str = "<pad>",
+        unk_token: str = "<unk>",
+        word_vocab: Mapping[str, int] | None = None,
+        bigram_vocab: Mapping[str, int] | None = None,
+        **kwargs,
+    ):
+        for name, value, allowed in (
+            ("language", language, ("en", "ja")),
+            ("char_input", char_input, ("romaji", "surface")),
+            ("word_input", word_input, ("surface", "romaji")),
+            ("romaji_source", romaji_source, ("surface", "reading")),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        self.language = language
+        self.char_input = char_input
+        self.word_input = word_input
+        self.romaji_source = romaji_source
+        self.max_bigrams_per_word = max_bigrams_per_word
+        pad_token, unk_token = str(pad_token), str(unk_token)  # reloaded as AddedToken
+        specials = {pad_token: 0, unk_token: 1}
+        self.word_to_id = dict(word_vocab) if word_vocab is not None else _load_vocab(word_vocab_file) or specials
+        self.bigram_to_id = (
+            dict(bigram_vocab) if bigram_vocab is not None else _load_vocab(bigram_vocab_file) or dict(specials)
+        )
+        for vocab, name in ((self.word_to_id, "word"), (self.bigram_to_id, "bigram")):
+            if vocab.get(pad_token) != 0 or vocab.get(unk_token) != 1:
+                raise ValueError(f"the {name} vocabulary must map {pad_token!r} to 0 and {unk_token!r} to 1")
+        self.id_to_word = {index: word for word, index in self.word_to_id.items()}
+        self.segmenter = JapaneseSegmenter() if language == "ja" else None
+        # Per word type: (word id, bigram ids, shape id). Bounded so that streaming stays flat.
+        self._word_cache: dict[tuple[str, str | None], tuple[int, list[int], int]] = {}
+        super().__init__(
+            language=language,
+            char_input=char_input,
+            word_input=word_input,
+            romaji_source=romaji_source,
+            max_bigrams_per_word=max_bigrams_per_word,
+            pad_token=pad_token,
+            unk_token=unk_token,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ vocabulary
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.word_to_id)
+
+    @property
+    def bigram_vocab_size(self) -> int:
+        return len(self.bigram_to_id)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.word_to_id)
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.word_to_id.get(self._word_key(Word(token, 0, len(token))), self.word_to_id[str(self.unk_token)])
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.id_to_word.get(index, str(self.unk_token))
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return ("" if self.language == "ja" else " ").join(tokens)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        return [word.surface for word in self.split_words(text)]
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
+        paths = []
+        for key, vocab in (("word_vocab_file", self.word_to_id), ("bigram_vocab_file", self.bigram_to_id)):
+            path = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES[key])
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(vocab, handle, ensure_ascii=False, indent=0)
+            paths.append(path)
+        return tuple(paths)
+
+    @classmethod
+    def from_corpus(
+        cls,
+        texts: Iterable[str | Sequence[str]],
+        language: str = "en",
+        is_split_into_words: bool = False,
+        min_word_frequency: int = 1,
+        max_words: int | None = None,
+        min_bigram_frequency: int = 1,
+        max_bigrams: int | None = None,
+        extra_bigram_texts: Iterable[str | Sequence[str]] = (),
+        **kwargs,
+    ) -> "XLNerTokenizer":
+        """Build the word and bigram vocabularies from training texts (raw strings or lists of words).
+
+        `extra_bigram_texts` (for instance the other language's training text) only add bigrams,
+        so that a bigram vocabulary can be shared by English and romanised Japanese.
+        """
+        tokenizer = cls(language=language, **kwargs)
+        word_counts: Counter[str] = Counter()
+        bigram_counts: Counter[str] = Counter()
+        for text in texts:
+            for word in tokenizer._words(text, is_split_into_words):
+                word_counts[tokenizer._word_key(word)] += 1
+                bigram_counts.update(tokenizer._bigrams(word))
+        for text in extra_bigram_texts:
+            for word in split_english(text) if isinstance(text, str) else tokenizer._words(text, True):
+                bigram_counts.update(tokenizer._bigrams(word))
+
+        def vocabulary(counts: Counter[str], min_frequency: int, max_size: int | None) -> dict[str, int]:
+            vocab = {str(tokenizer.pad_token): 0, str(tokenizer.unk_token): 1}
+            for item, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
+                if count < min_frequency or (max_size is not None and len(vocab) >= max_size):
+                    break
+                vocab.setdefault(item, len(vocab))
+            return vocab
+
+        return cls(
+            language=language,
+            word_vocab=vocabulary(word_counts, min_word_frequency, max_words),
+            bigram_vocab=vocabulary(bigram_counts, min_bigram_frequency, max_bigrams),
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ words and their features
+
+    def split_words(self, text: str) -> list[Word]:
+        """The words of a raw text, each with its [start, end) offsets into `text`."""
+        if self.language == "ja":
+            return self.segmenter.segment(text)
+        return split_english(text)
+
+    def _words(self, text: str | Sequence[str], is_split_into_words: bool) -> list[Word]:
+        if not is_split_into_words:
+            if not isinstance(text, str):
+                raise TypeError(f"expected a string, got {type(text).__name__}; pass is_split_into_words=True for word lists")
+            return self.split_words(text)
+        words, position = [], 0
+        for index, surface in enumerate(text):
+            if not isinstance(surface, str) or not surface.strip():
+                raise ValueError(f"word {index} of a pre-split input is empty or not a string: {surface!r}")
+            # Offsets of pre-split words point into " ".join(words).
+            words.append(Word(surface, position, position + len(surface)))
+            position += len(surface) + 1
+        return words
+
+    def _romaji(self, word: Word) -> str:
+        source = word.reading if self.romaji_source == "reading" and word.reading else word.surface
+        return self.segmenter.romanize(source)
+
+    def _word_key(self, word: Word) -> str:
+        if self.language == "ja" and self.word_input == "romaji":
+            return _fold(self._romaji(word))
+        return _fold(word.surface)
+
+    def _bigrams(self, word: Word) -> list[str]:
+        characters = self._romaji(word) if self.language == "ja" and self.char_input == "romaji" else word.surface
+        marked = WORD_START + _fold(characters) + WORD_END
+        bigrams = [marked[i : i + 2] for i in range(len(marked) - 1)]
+        limit = self.max_bigrams_per_word
+        if len(bigrams) > limit:  # the bi-LSTM's final states read both ends of the word
+            bigrams = bigrams[: limit // 2] + bigrams[len(bigrams) - (limit - limit // 2) :]
+        return bigrams
+
+    def _word_features(self, word: Word) -> tuple[int, list[int], int]:
+        key = (word.surface, word.reading if self.romaji_source == "reading" else None)
+        features = self._word_cache.get(key)
+        if features is None:
+            unk = 1
+            features = (
+                self.word_to_id.get(self._word_key(word), unk),
+                [self.bigram_to_id.get(bigram, unk) for bigram in self._bigrams(word)],
+                word_shape(word.surface),
+            )
+            if len(self._word_cache) >= 200_000:
+                self._word_cache.clear()
+            self._word_cache[key] = features
+        return features
+
+    # ------------------------------------------------------------------ encoding
+
+    def _encode_plus(
+        self,
+        text: str | Sequence[str] | Sequence[str | Sequence[str]],
+        text_pair=None,
+        add_special_tokens: bool = True,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        truncation_strategy=None,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors=None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_overflowing_tokens: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+        verbose: bool = True,
+        **kwargs,
+    ) -> BatchEncoding:
+        if text_pair is not None:
+            raise ValueError("XLNerTokenizer tags single sentences; text pairs are not supported")
+        batched = isinstance(text, (list, tuple)) and (
+            not is_split_into_words or (len(text) > 0 and isinstance(text[0], (list, tuple)))
+        )
+        texts = text if batched else [text]
+        truncate_to = max_length if truncation_strategy is not None and truncation_strategy.value != "do_not_truncate" else None
+        encoded: dict[str, list] = {"input_ids": [], "char_ids": [], "shape_ids": []}
+        if return_offsets_mapping:
+            encoded["offset_mapping"] = []
+        for index, item in enumerate(texts):
+            if item is None:
+                raise TypeError(f"input {index} of the batch is None; expected a string")
+            words = self._words(item, is_split_into_words)
+            if truncate_to is not None:
+                words = words[:truncate_to]
+            features = [self._word_features(word) for word in words]
+            encoded["input_ids"].append([f[0] for f in features])
+            encoded["char_ids"].append([f[1] for f in features])
+            encoded["shape_ids"].append([f[2] for f in features])
+            if return_offsets_mapping:
+                encoded["offset_mapping"].append([(word.start, word.end) for word in words])
+        if return_special_tokens_mask:
+            encoded["special_tokens_mask"] = [[0] * len(ids) for ids in encoded["input_ids"]]
+        if return_length:
+            encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        if not batched:
+            encoded = {key: value[0] for key, value in encoded.items()}
+        return self.pad(
+            encoded,
+            padding=padding_strategy,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_attention_mask=return_attention_mask,
+            return_tensors=return_tensors,
+        )
+
+    def pad(
+        self,
+        encoded_inputs: Mapping | Sequence[Mapping],
+        padding: bool | str | PaddingStrategy = True,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors=None,
+        verbose: bool = True,
+    ) -> BatchEncoding:
+        """Pad words (and every word's bigrams) to the longest in the batch, or to `max_length`.
+
+        Works as a `DataCollatorForTokenClassification` tokenizer: `char_ids` become a
+        `(batch, words, bigrams)` tensor padded with 0.
+        """
+        if (padding_side or self.padding_side) != "right":
+            raise ValueError("XLNerTokenizer pads on the right only")
+        if isinstance(encoded_inputs, (list, tuple)):
+            if not encoded_inputs:
+                raise ValueError("nothing to pad: the batch is empty")
+            encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0]}
+        batch = {key: _as_python(value) for key, value in encoded_inputs.items()}
+        batched = bool(batch["input_ids"]) and isinstance(batch["input_ids"][0], (list, tuple))
+        if not batched:
+            batch = {key: [value] for key, value in batch.items()}
+        lengths = [len(ids) for ids in batch["input_ids"]]
+
+        if isinstance(padding, bool):
+            padding = "longest" if padding else "do_not_pad"
+        strategy = PaddingStrategy(padding)
+        if strategy == PaddingStrategy.DO_NOT_PAD:
+            padded_lengths = lengths
+        else:
+            target = max_length if strategy == PaddingStrategy.MAX_LENGTH and max_length else max(lengths, default=0)
+            if pad_to_multiple_of:
+                target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+            padded_lengths = [target] * len(lengths)
+            fill = {"input_ids": 0, "shape_ids": 0, "special_tokens_mask": 1, "offset_mapping": (0, 0), "labels": -100}
+            for key, rows in batch.items():
+                if key in fill:
+                    batch[key] = [list(row) + [fill[key]] * (target - len(row)) for row in rows]
+        if "char_ids" in batch:
+            # Bigram lists are always padded to the batch's longest word, so that every
+            # example is a rectangular (words, bigrams) array even without word padding.
+            longest_word = max((len(b) for words in batch["char_ids"] for b in words), default=1)
+            batch["char_ids"] = [
+                [b + [0] * (longest_word - len(b)) for b in words] + [[0] * longest_word] * (width - len(words))
+                for words, width in zip(batch["char_ids"], padded_lengths)
+            ]
+        if return_attention_mask is not False:
+            batch["attention_mask"] = [[1] * n + [0] * (width - n) for n, width in zip(lengths, padded_lengths)]
+        if not batched:
+            batch = {key: value[0] for key, value in batch.items()}
+        return BatchEncoding(batch, tensor_type=return_tensors)
+
+
+def _as_python(value):
+    """Tensors and arrays (as a collator may get them) to nested Python lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "tolist"):
+        return [item.tolist() for item in value]
+    return value
+
+
+__all__ = ["XLNerTokenizer", "WORD_SHAPES", "word_shape"]
