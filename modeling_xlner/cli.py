@@ -1,0 +1,132 @@
+"""The `xlner` command line: train, evaluate, transfer, reproduce, predict, push."""
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from .training import TrainingOptions
+
+
+def _key_values(pairs: list[str]) -> dict[str, Any]:
+    """`--set word_dropout=0.1 context_num_layers=2` → {"word_dropout": 0.1, "context_num_layers": 2}."""
+    values = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by `train` and `transfer`."""
+    defaults = TrainingOptions()
+    parser.add_argument("--lang", choices=["en", "ja"], required=True, help="language of the training data")
+    parser.add_argument("--train", required=True, help="CoNLL (.txt/.conll) or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT")
+    parser.add_argument("--validation", required=True, help="validation data, same formats")
+    parser.add_argument("--test", help="test data, evaluated with the best checkpoint")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--lr-scheduler", default=defaults.lr_scheduler, help="a transformers scheduler name")
+    parser.add_argument("--max-train-samples", type=int, help="train on a seeded random subset of this size")
+    parser.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after this many steps")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--patience", type=int, help="early stopping: epochs without validation F1 gain")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
+    parser.add_argument("--min-word-frequency", type=int, default=defaults.min_word_frequency)
+    parser.add_argument("--max-words", type=int, help="largest word vocabulary")
+    parser.add_argument("--min-bigram-frequency", type=int, default=defaults.min_bigram_frequency)
+    parser.add_argument("--max-bigrams", type=int, help="largest bigram vocabulary")
+    parser.add_argument("--char-input", choices=["romaji", "surface"], default="romaji", help="Japanese bigram input")
+    parser.add_argument("--word-input", choices=["surface", "romaji"], default="surface", help="Japanese word input")
+    parser.add_argument("--romaji-source", choices=["surface", "reading"], default="surface", help="what is romanised")
+    parser.add_argument("--resume-from-checkpoint", help="a checkpoint folder under OUTPUT_DIR/checkpoints")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters")
+
+
+def training_options(args: argparse.Namespace) -> TrainingOptions:
+    tokenizer_options = {"char_input": args.char_input, "word_input": args.word_input, "romaji_source": args.romaji_source}
+    return TrainingOptions(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        lr_scheduler=args.lr_scheduler,
+        max_train_samples=args.max_train_samples,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        patience=args.patience,
+        threads=args.threads or None,
+        min_word_frequency=args.min_word_frequency,
+        max_words=args.max_words,
+        min_bigram_frequency=args.min_bigram_frequency,
+        max_bigrams=args.max_bigrams,
+        model_config=_key_values(args.set),
+        tokenizer_options=tokenizer_options if args.lang == "ja" else {},
+        resume_from_checkpoint=args.resume_from_checkpoint,
+    )
+
+
+def train_command(args: argparse.Namespace) -> None:
+    from .training import train
+
+    results = train(args.lang, args.train, args.validation, args.output_dir, training_options(args), args.test)
+    _report(results, args.output_dir)
+
+
+def evaluate_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from tokenization.tokenization_xlner import XLNerTokenizer
+
+    from .modeling_xlner import XLNerForTokenClassification
+    from .training import evaluate_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = XLNerForTokenClassification.from_pretrained(args.model)
+    tokenizer = XLNerTokenizer.from_pretrained(args.model)
+    scores = evaluate_model(model, tokenizer, args.data, batch_size=args.batch_size)
+    print(json.dumps({key: scores[key] for key in ("precision", "recall", "f1", "n_gold", "n_pred")}))
+
+
+def _report(results: dict[str, Any], output_dir: str) -> None:
+    summary = {split: results[split]["f1"] for split in ("validation", "test") if split in results}
+    print(f"saved to {output_dir}; F1 {json.dumps(summary)}; {results['seconds_per_epoch']:.1f} s/epoch", file=sys.stderr)
+    print(json.dumps({"output_dir": output_dir, **{f"{k}_f1": v for k, v in summary.items()}}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlner", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train a tagger from scratch")
+    add_training_arguments(train_parser)
+    train_parser.set_defaults(run=train_command)
+
+    evaluate_parser = commands.add_parser("evaluate", help="span-level P/R/F1 of a saved model on a data file")
+    evaluate_parser.add_argument("--model", required=True, help="a saved model directory")
+    evaluate_parser.add_argument("--data", required=True, help="CoNLL or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT")
+    evaluate_parser.add_argument("--batch-size", type=int, default=128)
+    evaluate_parser.add_argument("--threads", type=int, default=1)
+    evaluate_parser.set_defaults(run=evaluate_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2 shared cores: do not spin-wait
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""Training and evaluation with the standard `Trainer`: vocabularies, encoding, metrics, results.json."""
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from transformers import (
+    DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from tokenization.tokenization_xlner import XLNerTokenizer
+
+from .configuration_xlner import XLNerConfig
+from .data import DataFormatError, ReadStats, boundary_ceiling, load_hub_split, load_split, spans_to_word_tags, word_tags_to_spans
+from .metric import load_span_metric
+from .modeling_xlner import XLNerForTokenClassification
+
+logger = logging.getLogger(__name__)
+
+HUB_PREFIX = "hub:"
+
+
+@dataclass
+class TrainingOptions:
+    """Everything `train` needs besides the data; the CLI flags map onto these fields one to one."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    lr_scheduler: str = "linear"
+    max_grad_norm: float = 5.0
+    max_train_samples: int | None = None
+    seed: int = 42
+    patience: int | None = None
+    threads: int | None = 1
+    min_word_frequency: int = 1
+    max_words: int | None = None
+    min_bigram_frequency: int = 1
+    max_bigrams: int | None = None
+    model_config: dict[str, Any] = field(default_factory=dict)
+    tokenizer_options: dict[str, Any] = field(default_factory=dict)
+    eval_batch_size: int = 128
+    resume_from_checkpoint: str | None = None
+    max_steps: int = -1
+
+
+@dataclass
+class EncodedSplit:
+    """A split ready for the model, and what is needed to score predictions on it."""
+
+    name: str
+    features: datasets.Dataset  # input_ids, char_ids, shape_ids, labels, length
+    offsets: list[list[tuple[int, int]]]
+    gold: list[list]  # IOB2 tags (word data) or "start:end:type" spans (span data)
+    span_data: bool
+    unrepresentable: int = 0
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def load_data(source: str, stats: ReadStats | None = None) -> datasets.Dataset:
+    """A local CoNLL / span-JSON file, or `hub:DATASET_ID[@CONFIG]:SPLIT` for a Hub dataset."""
+    if source.startswith(HUB_PREFIX):
+        dataset_id, _, split = source[len(HUB_PREFIX) :].rpartition(":")
+        dataset_id, _, config_name = dataset_id.partition("@")
+        if not dataset_id or not split:
+            raise ValueError(f"{source}: expected hub:DATASET_ID[@CONFIG]:SPLIT")
+        return load_hub_split(dataset_id, split, config_name or None)
+    return load_split(source, stats)
+
+
+def is_span_data(dataset: datasets.Dataset) -> bool:
+    return "text" in dataset.column_names
+
+
+def label_list(dataset: datasets.Dataset) -> list[str]:
+    """The BIO label set of a training split: "O" first, then B-/I- of each type, sorted by type."""
+    if is_span_data(dataset):
+        types = {entity["type"] for entities in dataset["entities"] for entity in entities}
+    else:
+        types = {tag[2:] for tags in dataset["ner_tags"] for tag in tags if tag != "O"}
+    return ["O"] + [f"{prefix}-{t}" for t in sorted(types) for prefix in ("B", "I")]
+
+
+def encode_split(
+    dataset: datasets.Dataset, tokenizer: XLNerTokenizer, label2id: dict[str, int], name: str
+) -> EncodedSplit:
+    """Tokenize a split and attach one label per word; unknown labels are an error naming the record."""
+    span_data = is_span_data(dataset)
+    texts = list(dataset["text"] if span_data else dataset["tokens"])
+    encoding = tokenizer(texts, is_split_into_words=not span_data, return_offsets_mapping=True)
+    labels, gold, unrepresentable = [], [], 0
+    for index, example in enumerate(dataset):
+        if span_data:
+            for entity in example["entities"]:
+                if f"B-{entity['type']}" not in label2id:
+                    raise DataFormatError(name, f"entity type {entity['type']!r} is not a label of the model", record=index + 1)
+            tags, missed = spans_to_word_tags(encoding["offset_mapping"][index], example["entities"])
+            unrepresentable += missed
+            gold.append([f"{e['start']}:{e['end']}:{e['type']}" for e in example["entities"]])
+        else:
+            tags = example["ner_tags"]
+            unknown = [tag for tag in tags if tag not in label2id]
+            if unknown:
+                raise DataFormatError(name, f"label {unknown[0]!r} is not a label of the model", record=index + 1)
+            gold.append(list(tags))
+        labels.append([label2id[tag] for tag in tags])
+    features = datasets.Dataset.from_dict(
+        {
+            "input_ids": encoding["input_ids"],
+            "char_ids": encoding["char_ids"],
+            "shape_ids": encoding["shape_ids"],
+            "labels": labels,
+            "length": [len(ids) for ids in encoding["input_ids"]],
+        }
+    )
+    return EncodedSplit(name, features, encoding["offset_mapping"], gold, span_data, unrepresentable)
+
+
+def split_ceiling(split: EncodedSplit, dataset: datasets.Dataset) -> dict[str, float | int] | None:
+    """Recall ceiling of span data under the tokenizer's segmentation (None for word data)."""
+    if not split.span_data:
+        return None
+    return boundary_ceiling(split.offsets, list(dataset["entities"]))
+
+
+# ---------------------------------------------------------------------------------- scoring
+
+
+class SpanScorer:
+    """Turns per-word label ids into the span-level metric of one split."""
+
+    def __init__(self, split: EncodedSplit, id2label: dict[int, str]):
+        self.split = split
+        self.id2label = id2label
+        self.metric = load_span_metric()
+
+    def tags(self, label_ids_per_example: Sequence[Sequence[int]]) -> list[list[str]]:
+        return [[self.id2label[int(i)] for i in ids] for ids in label_ids_per_example]
+
+    def score(self, label_ids_per_example: Sequence[Sequence[int]]) -> dict[str, Any]:
+        tags = self.tags(label_ids_per_example)
+        if self.split.span_data:
+            predictions = [
+                [f"{s}:{e}:{t}" for s, e, t in word_tags_to_spans(offsets, example_tags)]
+                for offsets, example_tags in zip(self.split.offsets, tags)
+            ]
+        else:
+            predictions = tags
+        return self.metric.compute(predictions=predictions, references=self.split.gold)
+
+    def compute_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        """`Trainer` hook: logits are padded across batches, so cut each row to its word count."""
+        best = np.argmax(prediction.predictions, axis=-1)
+        lengths = [len(offsets) for offsets in self.split.offsets]
+        scores = self.score([row[:n] for row, n in zip(best, lengths)])
+        return {key: scores[key] for key in ("precision", "recall", "f1", "n_gold", "n_pred")}
+
+
+@torch.inference_mode()
+def predict_label_ids(
+    model: XLNerForTokenClassification, tokenizer: XLNerTokenizer, features: datasets.Dataset, batch_size: int = 128
+) -> list[list[int]]:
+    """Argmax label ids per word, batching sentences of similar length together."""
+    model.eval()
+    lengths = list(features["length"])
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    columns = {key: list(features[key]) for key in ("input_ids", "char_ids", "shape_ids")}
+    predictions: list[list[int]] = [[] for _ in lengths]
+    for begin in range(0, len(order), batch_size):
+        chunk = order[begin : begin + batch_size]
+        batch = tokenizer.pad([{key: columns[key][i] for key in columns} for i in chunk], return_tensors="pt")
+        best = model(**batch).logits.argmax(dim=-1).tolist()
+        for row, i in zip(best, chunk):
+            predictions[i] = row[: lengths[i]]
+    return predictions
+
+
+def evaluate_model(
+    model: XLNerForTokenClassification, tokenizer: XLNerTokenizer, source: str, batch_size: int = 128
+) -> dict[str, Any]:
+    """Span-level P/R/F1 of a model on a data file (`xlner evaluate`)."""
+    dataset = load_data(source)
+    split = encode_split(dataset, tokenizer, model.config.label2id, source)
+    scorer = SpanScorer(split, model.config.id2label)
+    scores = scorer.score(predict_label_ids(model, tokenizer, split.features, batch_size))
+    ceiling = split_ceiling(split, dataset)
+    if ceiling is not None:
+        scores["boundary_ceiling"] = ceiling
+    return scores
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+class EpochTimer(TrainerCallback):
+    """Wall-clock seconds of each training epoch (evaluation excluded)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def build_tokenizer(train: datasets.Dataset, language: str, options: TrainingOptions, **extra) -> XLNerTokenizer:
+    """Vocabularies from the training split."""
+    span_data = is_span_data(train)
+    return XLNerTokenizer.from_corpus(
+        list(train["text"] if span_data else train["tokens"]),
+        language=language,
+        is_split_into_words=not span_data,
+        min_word_frequency=options.min_word_frequency,
+        max_words=options.max_words,
+        min_bigram_frequency=options.min_bigram_frequency,
+        max_bigrams=options.max_bigrams,
+        **{**options.tokenizer_options, **extra},
+    )
+
+
+def take_train_samples(train: datasets.Dataset, max_samples: int | None, seed: int) -> datasets.Dataset:
+    """A seeded random subset, so that learning curves at N sentences do not take the first N."""
+    if max_samples is None or max_samples >= len(train):
+        return train
+    return train.shuffle(seed=seed).select(range(max_samples))
+
+
+def run_training(
+    model: XLNerForTokenClassification,
+    tokenizer: XLNerTokenizer,
+    train_dataset: datasets.Dataset,
+    validation_dataset: datasets.Dataset,
+    output_dir: Path,
+    options: TrainingOptions,
+    test_source: str | None = None,
+    validation_name: str = "validation",
+    extra_results: dict[str, Any] | None = None,
+    optimizer_factory: Callable[[XLNerForTokenClassification], torch.optim.Optimizer] | None = None,
+) -> dict[str, Any]:
+    """Train `model` with `Trainer`, keep the best epoch by validation F1, save it, write results.json."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    label2id = model.config.label2id
+    train_split = encode_split(train_dataset, tokenizer, label2id, "train")
+    validation_split = encode_split(validation_dataset, tokenizer, label2id, validation_name)
+    scorer = SpanScorer(validation_split, model.config.id2label)
+    timer = EpochTimer()
+    callbacks: list[TrainerCallback] = [timer]
+    if options.patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+
+    arguments = TrainingArguments(
+        output_dir=str(output_dir / "checkpoints"),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        learning_rate=options.learning_rate,
+        lr_scheduler_type=options.lr_scheduler,
+        max_grad_norm=options.max_grad_norm,
+        weight_decay=0.0,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        train_sampling_strategy="group_by_length",
+        length_column_name="length",
+        seed=options.seed,
+        data_seed=options.seed,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        report_to="none",
+    )
+    optimizers = (optimizer_factory(model), None) if optimizer_factory else (None, None)
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=train_split.features,
+        eval_dataset=validation_split.features,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=scorer.compute_metrics,
+        callbacks=callbacks,
+        optimizers=optimizers,
+    )
+    trainer.train(resume_from_checkpoint=options.resume_from_checkpoint)
+    model = trainer.model
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+
+    curve = _learning_curve(trainer.state.log_history, timer.seconds)
+    best_epoch = max(curve, key=lambda point: (point["validation_f1"], -point["epoch"]))["epoch"] if curve else None
+    results: dict[str, Any] = {
+        "language": model.config.language,
+        "labels": [model.config.id2label[i] for i in range(model.config.num_labels)],
+        "data": {
+            "train_sentences": len(train_dataset),
+            "validation_sentences": len(validation_dataset),
+            "train_unrepresentable_entities": train_split.unrepresentable,
+        },
+        "boundary_ceiling": {
+            name: ceiling
+            for name, ceiling in (
+                ("train", split_ceiling(train_split, train_dataset)),
+                ("validation", split_ceiling(validation_split, validation_dataset)),
+            )
+            if ceiling is not None
+        },
+        "validation": _headline(scorer.score(predict_label_ids(model, tokenizer, validation_split.features))),
+        "best_epoch": best_epoch,
+        "epochs_trained": len(curve),
+        "seconds_per_epoch": sum(timer.seconds) / len(timer.seconds) if timer.seconds else None,
+        "learning_curve": curve,
+        "seed": options.seed,
+        "threads": torch.get_num_threads(),
+        "options": asdict(options),
+        "model_config": {key: getattr(model.config, key) for key in _HYPERPARAMETERS},
+    }
+    if test_source is not None:
+        test_dataset = load_data(test_source)
+        test_split = encode_split(test_dataset, tokenizer, label2id, test_source)
+        test_scores = SpanScorer(test_split, model.config.id2label).score(
+            predict_label_ids(model, tokenizer, test_split.features)
+        )
+        results["test"] = _headline(test_scores)
+        results["test"]["per_type"] = test_scores.get("per_type")
+        results["data"]["test_sentences"] = len(test_dataset)
+        ceiling = split_ceiling(test_split, test_dataset)
+        if ceiling is not None:
+            results["boundary_ceiling"]["test"] = ceiling
+    results.update(extra_results or {})
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return results
+
+
+_HYPERPARAMETERS = (
+    "word_embedding_dim", "bigram_embedding_dim", "shape_embedding_dim", "char_hidden_size",
+    "context_hidden_size", "context_num_layers", "dropout", "word_dropout", "word_vocab_size", "bigram_vocab_size",
+)  # fmt: skip
+
+
+def _headline(scores: dict[str, Any]) -> dict[str, Any]:
+    return {key: scores[key] for key in ("precision", "recall", "f1", "n_gold", "n_pred")}
+
+
+def _learning_curve(log_history: list[dict[str, Any]], seconds: list[float]) -> list[dict[str, Any]]:
+    """One point per epoch: training loss, validation P/R/F1, seconds."""
+    losses = {round(entry["epoch"]): entry["loss"] for entry in log_history if "loss" in entry}
+    curve = []
+    for entry in log_history:
+        if "eval_f1" in entry:
+            epoch = round(entry["epoch"])
+            curve.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": losses.get(epoch),
+                    "validation_precision": entry["eval_precision"],
+                    "validation_recall": entry["eval_recall"],
+                    "validation_f1": entry["eval_f1"],
+                    "seconds": seconds[epoch - 1] if 0 < epoch <= len(seconds) else None,
+                }
+            )
+    return curve
+
+
+def train(
+    language: str,
+    train_source: str,
+    validation_source: str,
+    output_dir: str | Path,
+    options: TrainingOptions,
+    test_source: str | None = None,
+) -> dict[str, Any]:
+    """`xlner train`: vocabularies and a fresh model from the training data, then `run_training`."""
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    set_seed(options.seed)
+    stats = ReadStats()
+    train_dataset = take_train_samples(load_data(train_source, stats), options.max_train_samples, options.seed)
+    validation_dataset = load_data(validation_source)
+    tokenizer = build_tokenizer(train_dataset, language, options)
+    labels = label_list(train_dataset)
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size,
+        bigram_vocab_size=tokenizer.bigram_vocab_size,
+        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
+        id2label=dict(enumerate(labels)),
+        language=language,
+        **options.model_config,
+    )
+    model = XLNerForTokenClassification(config)
+    extra = {
+        "train_file": train_source,
+        "validation_file": validation_source,
+        "test_file": test_source,
+        "dropped_overlapping_entities": stats.n_dropped_overlapping,
+    }
+    return run_training(model, tokenizer, train_dataset, validation_dataset, Path(output_dir), options, test_source, extra_results=extra)
+
+
+__all__ = [
+    "TrainingOptions",
+    "EncodedSplit",
+    "load_data",
+    "encode_split",
+    "label_list",
+    "SpanScorer",
+    "predict_label_ids",
+    "evaluate_model",
+    "run_training",
+    "train",
+]
