@@ -81,6 +81,31 @@ def train_command(args: argparse.Namespace) -> None:
     _report(results, args.output_dir)
 
 
+def transfer_command(args: argparse.Namespace) -> None:
+    from .training import TransferOptions, transfer
+
+    options = TransferOptions(
+        modules=args.modules,
+        label_map=args.label_map,
+        shared_bigrams=args.shared_bigrams,
+        freeze_transferred_epochs=args.freeze_transferred_epochs,
+        transferred_lr_scale=args.transferred_lr_scale,
+    )
+    results = transfer(
+        args.source, args.lang, args.train, args.validation, args.output_dir, training_options(args), options, args.test
+    )
+    _report(results, args.output_dir)
+
+
+def _modules(value: str) -> tuple[str, ...]:
+    from .transfer_xlner import resolve_modules
+
+    try:
+        return resolve_modules(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def evaluate_command(args: argparse.Namespace) -> None:
     import torch
 
@@ -103,6 +128,15 @@ def _report(results: dict[str, Any], output_dir: str) -> None:
     print(json.dumps({"output_dir": output_dir, **{f"{k}_f1": v for k, v in summary.items()}}))
 
 
+def reproduce_command(args: argparse.Namespace) -> None:
+    from .reproduce import reproduce
+
+    report = reproduce(
+        args.output_dir, data_dir=args.data_dir, quick=args.quick, source=args.source, jobs=args.jobs, threads=args.threads
+    )
+    print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlner", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -112,12 +146,48 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_arguments(train_parser)
     train_parser.set_defaults(run=train_command)
 
+    transfer_parser = commands.add_parser("transfer", help="train a tagger that starts from modules of a saved one")
+    transfer_parser.add_argument("--source", required=True, help="the saved model (folder or Hub id) to transfer from")
+    transfer_parser.add_argument(
+        "--modules", type=_modules, required=True, help="comma-separated: word, char, context, head, classifier (= context,head)"
+    )
+    transfer_parser.add_argument(
+        "--label-map", help="JSON file: target entity type -> source entity type (default: same names, then 人名->PER, ...)"
+    )
+    transfer_parser.add_argument(
+        "--shared-bigrams", action="store_true", help="add the source's bigrams to the target bigram vocabulary"
+    )
+    transfer_parser.add_argument(
+        "--freeze-transferred-epochs", type=int, default=0, metavar="N", help="keep copied weights fixed for N epochs"
+    )
+    transfer_parser.add_argument(
+        "--transferred-lr-scale", type=float, metavar="X", help="learning-rate factor for weights copied whole"
+    )
+    add_training_arguments(transfer_parser)
+    transfer_parser.set_defaults(run=transfer_command)
+
     evaluate_parser = commands.add_parser("evaluate", help="span-level P/R/F1 of a saved model on a data file")
     evaluate_parser.add_argument("--model", required=True, help="a saved model directory")
     evaluate_parser.add_argument("--data", required=True, help="CoNLL or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT")
     evaluate_parser.add_argument("--batch-size", type=int, default=128)
     evaluate_parser.add_argument("--threads", type=int, default=1)
     evaluate_parser.set_defaults(run=evaluate_command)
+
+    from .predict import add_predict_parser
+
+    add_predict_parser(commands)
+    reproduce_parser = commands.add_parser("reproduce", help="the paper's experiments on the public data, end to end")
+    reproduce_parser.add_argument("--data-dir", help="folder with conll2003/ and ner-wikipedia-ja/ (default: download)")
+    reproduce_parser.add_argument("--output-dir", required=True)
+    reproduce_parser.add_argument("--quick", action="store_true", help="a small version of every step (< 10 min, 2 cores)")
+    reproduce_parser.add_argument("--source", help="reuse this English model instead of pretraining one")
+    reproduce_parser.add_argument("--jobs", type=int, default=1, help="Japanese runs in parallel (one process each)")
+    reproduce_parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    reproduce_parser.set_defaults(run=reproduce_command)
+
+    from hub_cards.push import add_push_parser
+
+    add_push_parser(commands)
     return parser
 
 

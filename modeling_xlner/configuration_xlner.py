@@ -33,9 +33,9 @@ class XLNerConfig(PreTrainedConfig):
             Size of a character-bigram embedding.
         shape_embedding_dim (`int`, *optional*, defaults to 16):
             Size of a word-shape embedding; 0 disables the shape feature.
-        char_hidden_size (`int`, *optional*, defaults to 64):
+        char_hidden_size (`int`, *optional*, defaults to 50):
             Hidden size of each direction of the character bi-LSTM.
-        context_hidden_size (`int`, *optional*, defaults to 200):
+        context_hidden_size (`int`, *optional*, defaults to 150):
             Hidden size of each direction of the word-level bi-LSTM.
         context_num_layers (`int`, *optional*, defaults to 1):
             Number of stacked word-level bi-LSTM layers.
@@ -75,8 +75,8 @@ class XLNerConfig(PreTrainedConfig):
     word_embedding_dim: int = 100
     bigram_embedding_dim: int = 50
     shape_embedding_dim: int = 16
-    char_hidden_size: int = 64
-    context_hidden_size: int = 200
+    char_hidden_size: int = 50
+    context_hidden_size: int = 150
     context_num_layers: int = 1
     dropout: float | int = 0.5
     word_dropout: float | int = 0.05

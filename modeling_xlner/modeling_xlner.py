@@ -16,6 +16,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
 
 from .configuration_xlner import XLNerConfig
+from .transfer_xlner import transfer_pretrained
 
 
 class XLNerWordEmbeddings(nn.Module):
@@ -107,6 +108,28 @@ class XLNerContextEncoder(nn.Module):
         return output
 
 
+def _check_weights_files(path) -> None:
+    """Raise an error naming the file if a local safetensors file is corrupted or truncated.
+
+    safetensors' own error ("Error while deserializing header: ...") does not say which file; its
+    header and total size are checked here without reading the tensors.
+    """
+    import os
+
+    from safetensors import safe_open
+
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+        return
+    for name in sorted(os.listdir(path)):
+        if name.endswith(".safetensors"):
+            file = os.path.join(path, name)
+            try:
+                with safe_open(file, framework="pt"):
+                    pass
+            except Exception as error:  # SafetensorError, or OSError for an unreadable file
+                raise OSError(f"{file}: corrupted or not a safetensors weights file ({error})") from error
+
+
 class XLNerPreTrainedModel(PreTrainedModel):
     config_class = XLNerConfig
     base_model_prefix = "xlner"
@@ -114,15 +137,46 @@ class XLNerPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["XLNerCharEncoder", "XLNerContextEncoder"]
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        model = super().from_pretrained(*args, **kwargs)
+    def from_pretrained(
+        cls, *args, transfer_modules=None, tokenizer=None, label_map=None, seed: int | None = None, **kwargs
+    ):
+        r"""
+        Load a saved model, or (with `transfer_modules`) build a new one from some of its modules.
+
+        transfer_modules (`str` or `list[str]`, *optional*):
+            Modules to copy from the saved model: `"word"`, `"char"`, `"context"`, `"head"`, or `"classifier"`
+            (= context + head), as a list or comma-separated. The others are freshly initialised. The new
+            model takes the saved configuration, overridden by config keyword arguments (`id2label=...`)
+            and by `tokenizer`'s vocabulary sizes; a transferred module whose shapes differ is an error.
+        tokenizer (`XLNerTokenizer` or `str`, *optional*):
+            The target tokenizer (or its saved folder / Hub id); needed to align the vocabularies of `word`
+            and `char` (rows of words / bigrams present in both are copied).
+        label_map (`dict[str, str]` or `str`, *optional*):
+            Target entity type → source entity type (no B-/I- prefixes), or a JSON file of one, for the
+            head's rows; default: same-named types, then the Japanese Wikipedia → CoNLL map.
+        seed (`int`, *optional*):
+            Seed for the freshly initialised parameters (default: the global RNG).
+
+        What was copied is in `config.transferred_from` and `model.transfer_report`.
+        """
+        _check_weights_files(args[0] if args else kwargs.get("pretrained_model_name_or_path"))
+        if transfer_modules is not None:
+            loaded = transfer_pretrained(
+                cls, super().from_pretrained, *args, transfer_modules=transfer_modules, tokenizer=tokenizer,
+                label_map=label_map, seed=seed, **kwargs,
+            )  # fmt: skip
+        elif tokenizer is not None or label_map is not None or seed is not None:
+            raise ValueError("`tokenizer`, `label_map` and `seed` only apply with `transfer_modules`")
+        else:
+            loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True
         # Loaded weights can be views into the memory-mapped safetensors file at any alignment;
         # MKL then takes other code paths (slower, and logits differ in the last bits from the
         # model that was saved). Own, aligned copies make a save/load round trip exact.
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.data = parameter.data.clone()
-        return model
+        return loaded
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Whichever head is saved, the checkpoint answers every Auto class; the tokenizer's
@@ -134,7 +188,36 @@ class XLNerPreTrainedModel(PreTrainedModel):
             "AutoModelForTokenClassification": "modeling_xlner.XLNerForTokenClassification",
             "AutoTokenizer": ["tokenization_xlner.XLNerTokenizer", None],
         }
+        if getattr(self, "head", None) is not None:
+            # `pipeline("token-classification", model=DIR, trust_remote_code=True)` builds this class. The
+            # relative import also makes transformers copy pipeline_xlner.py beside this file as remote code.
+            from .pipeline_xlner import XLNerTokenClassificationPipeline
+
+            self.config.custom_pipelines = {
+                "token-classification": {
+                    "impl": f"pipeline_xlner.{XLNerTokenClassificationPipeline.__name__}",
+                    "pt": ["AutoModelForTokenClassification"],
+                    "type": "text",
+                }
+            }
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        r"""
+        Upload the model as transformers does (code files included), with a model card generated from it.
+
+        The card (README.md: metadata, evaluation results, training recipe, usage) is written by the
+        xlner package's `hub_cards`, which is not remote code: this file only tries to import it, here.
+        Without xlner installed, transformers' default card is used. With xlner, extra keyword
+        arguments are accepted: `tokenizer` (uploaded in the same commit), `results` (dict or
+        results.json path; default: results.json of the folder the model was loaded from), `license`,
+        `base_model`, `dataset`.
+        """
+        try:  # (imports in a try block are not required of remote code by transformers' import check)
+            from hub_cards.push import push_model_to_hub
+        except ImportError:
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model_to_hub(self, repo_id, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:

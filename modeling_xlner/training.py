@@ -11,6 +11,7 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorForTokenClassification,
     EarlyStoppingCallback,
@@ -27,6 +28,7 @@ from .configuration_xlner import XLNerConfig
 from .data import DataFormatError, ReadStats, boundary_ceiling, load_hub_split, load_split, spans_to_word_tags, word_tags_to_spans
 from .metric import load_span_metric
 from .modeling_xlner import XLNerForTokenClassification
+from .transfer_xlner import TransferReport, read_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class TrainingOptions:
     eval_batch_size: int = 128
     resume_from_checkpoint: str | None = None
     max_steps: int = -1
+    device: str = "cpu"  # "cpu", or "auto": the accelerator `Trainer` finds (CUDA, ...), for scale-out
 
 
 @dataclass
@@ -184,7 +187,7 @@ def predict_label_ids(
     for begin in range(0, len(order), batch_size):
         chunk = order[begin : begin + batch_size]
         batch = tokenizer.pad([{key: columns[key][i] for key in columns} for i in chunk], return_tensors="pt")
-        best = model(**batch).logits.argmax(dim=-1).tolist()
+        best = model(**batch.to(model.device)).logits.argmax(dim=-1).tolist()
         for row, i in zip(best, chunk):
             predictions[i] = row[: lengths[i]]
     return predictions
@@ -207,6 +210,14 @@ def evaluate_model(
 # ---------------------------------------------------------------------------------- training
 
 
+class XLNerTrainer(Trainer):
+    """`Trainer` whose evaluation keeps dataset order, which span scoring needs (each prediction is
+    matched with its text's offsets); grouping by length otherwise reorders evaluation too."""
+
+    def _get_eval_sampler(self, eval_dataset: datasets.Dataset) -> torch.utils.data.Sampler | None:
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+
 class EpochTimer(TrainerCallback):
     """Wall-clock seconds of each training epoch (evaluation excluded)."""
 
@@ -216,9 +227,16 @@ class EpochTimer(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
+        # A resumed run starts at a later epoch: those before it were timed by another process.
+        self.seconds.extend([None] * (int((state.epoch or 0) + 1e-6) - len(self.seconds)))
 
     def on_epoch_end(self, args, state, control, **kwargs):
         self.seconds.append(time.perf_counter() - self._start)
+
+    @property
+    def mean(self) -> float | None:
+        timed = [seconds for seconds in self.seconds if seconds is not None]
+        return sum(timed) / len(timed) if timed else None
 
 
 def build_tokenizer(train: datasets.Dataset, language: str, options: TrainingOptions, **extra) -> XLNerTokenizer:
@@ -254,6 +272,7 @@ def run_training(
     validation_name: str = "validation",
     extra_results: dict[str, Any] | None = None,
     optimizer_factory: Callable[[XLNerForTokenClassification], torch.optim.Optimizer] | None = None,
+    extra_callbacks: Sequence[TrainerCallback] = (),
 ) -> dict[str, Any]:
     """Train `model` with `Trainer`, keep the best epoch by validation F1, save it, write results.json."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -262,7 +281,7 @@ def run_training(
     validation_split = encode_split(validation_dataset, tokenizer, label2id, validation_name)
     scorer = SpanScorer(validation_split, model.config.id2label)
     timer = EpochTimer()
-    callbacks: list[TrainerCallback] = [timer]
+    callbacks: list[TrainerCallback] = [timer, *extra_callbacks]
     if options.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
 
@@ -276,6 +295,7 @@ def run_training(
         lr_scheduler_type=options.lr_scheduler,
         max_grad_norm=options.max_grad_norm,
         weight_decay=0.0,
+        optim="adamw_torch_fused",
         eval_strategy="epoch",
         save_strategy="epoch",
         logging_strategy="epoch",
@@ -287,12 +307,13 @@ def run_training(
         length_column_name="length",
         seed=options.seed,
         data_seed=options.seed,
-        use_cpu=True,
+        use_cpu=options.device == "cpu",
+        ddp_find_unused_parameters=False,  # torchrun: every parameter is used in every step
         dataloader_num_workers=0,
         report_to="none",
     )
     optimizers = (optimizer_factory(model), None) if optimizer_factory else (None, None)
-    trainer = Trainer(
+    trainer = XLNerTrainer(
         model=model,
         args=arguments,
         train_dataset=train_split.features,
@@ -305,6 +326,10 @@ def run_training(
     )
     trainer.train(resume_from_checkpoint=options.resume_from_checkpoint)
     model = trainer.model
+    if not trainer.is_world_process_zero():
+        # Distributed run: the other processes hold the same model; only the first one evaluates
+        # and writes, so that files are not written concurrently.
+        return {}
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
 
@@ -329,10 +354,11 @@ def run_training(
         "validation": _headline(scorer.score(predict_label_ids(model, tokenizer, validation_split.features))),
         "best_epoch": best_epoch,
         "epochs_trained": len(curve),
-        "seconds_per_epoch": sum(timer.seconds) / len(timer.seconds) if timer.seconds else None,
+        "seconds_per_epoch": timer.mean,
         "learning_curve": curve,
         "seed": options.seed,
         "threads": torch.get_num_threads(),
+        "processes": trainer.args.world_size,
         "options": asdict(options),
         "model_config": {key: getattr(model.config, key) for key in _HYPERPARAMETERS},
     }
@@ -383,6 +409,24 @@ def _learning_curve(log_history: list[dict[str, Any]], seconds: list[float]) -> 
     return curve
 
 
+def load_checkpoint(checkpoint: str | Path, language: str) -> tuple[XLNerTokenizer, XLNerForTokenClassification]:
+    """The tokenizer and model of a `Trainer` checkpoint, to resume training from it.
+
+    The vocabularies must be the checkpoint's: rebuilt from the training data they could differ
+    (other data, other `--max-train-samples`), and the saved weights would not fit them.
+    """
+    path = Path(checkpoint)
+    missing = [name for name in ("trainer_state.json", "config.json", "word_vocab.json", "bigram_vocab.json") if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path}: not a training checkpoint (missing {', '.join(missing)})")
+    tokenizer = XLNerTokenizer.from_pretrained(path)
+    model = XLNerForTokenClassification.from_pretrained(path)
+    if tokenizer.language != language or model.config.language != language:
+        raise ValueError(f"{path}: the checkpoint is for language {model.config.language!r}, not {language!r}")
+    model.train()
+    return tokenizer, model
+
+
 def train(
     language: str,
     train_source: str,
@@ -398,17 +442,20 @@ def train(
     stats = ReadStats()
     train_dataset = take_train_samples(load_data(train_source, stats), options.max_train_samples, options.seed)
     validation_dataset = load_data(validation_source)
-    tokenizer = build_tokenizer(train_dataset, language, options)
-    labels = label_list(train_dataset)
-    config = XLNerConfig(
-        word_vocab_size=tokenizer.vocab_size,
-        bigram_vocab_size=tokenizer.bigram_vocab_size,
-        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
-        id2label=dict(enumerate(labels)),
-        language=language,
-        **options.model_config,
-    )
-    model = XLNerForTokenClassification(config)
+    if options.resume_from_checkpoint:
+        tokenizer, model = load_checkpoint(options.resume_from_checkpoint, language)
+    else:
+        tokenizer = build_tokenizer(train_dataset, language, options)
+        labels = label_list(train_dataset)
+        config = XLNerConfig(
+            word_vocab_size=tokenizer.vocab_size,
+            bigram_vocab_size=tokenizer.bigram_vocab_size,
+            max_bigrams_per_word=tokenizer.max_bigrams_per_word,
+            id2label=dict(enumerate(labels)),
+            language=language,
+            **options.model_config,
+        )
+        model = XLNerForTokenClassification(config)
     extra = {
         "train_file": train_source,
         "validation_file": validation_source,
@@ -416,6 +463,178 @@ def train(
         "dropped_overlapping_entities": stats.n_dropped_overlapping,
     }
     return run_training(model, tokenizer, train_dataset, validation_dataset, Path(output_dir), options, test_source, extra_results=extra)
+
+
+# ---------------------------------------------------------------------------------- transfer
+
+
+@dataclass
+class TransferOptions:
+    """What `transfer` copies from the source model, and how the copied values are trained.
+
+    `modules`: any of word, char, context, head, classifier (= context + head), list or "a,b".
+    `label_map`: target entity type → source entity type (or a JSON file of one); None: same-named
+    types, then the Japanese Wikipedia → CoNLL default. `shared_bigrams`: also put the source's
+    bigrams into the target bigram vocabulary (appended after the target's own, beyond
+    `max_bigrams`), so that more bigram rows are copied. `freeze_transferred_epochs`: keep every
+    copied value fixed for that many epochs. `transferred_lr_scale`: learning-rate factor for
+    the tensors copied whole (LSTMs, shape embedding; embeddings and head only if every row was
+    copied), for the whole run.
+    """
+
+    modules: str | Sequence[str] = ("char", "classifier")
+    label_map: dict[str, str] | str | None = None
+    shared_bigrams: bool = False
+    freeze_transferred_epochs: int = 0
+    transferred_lr_scale: float | None = None
+
+
+def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
+    """The same tokenizer with the source model's bigrams appended to its bigram vocabulary (ids kept)."""
+    vocab = dict(tokenizer.bigram_to_id)
+    source_vocab = read_vocabulary(source, "bigram_vocab.json")
+    for bigram, _ in sorted(source_vocab.items(), key=lambda item: item[1]):
+        vocab.setdefault(bigram, len(vocab))
+    return XLNerTokenizer(
+        language=tokenizer.language,
+        char_input=tokenizer.char_input,
+        word_input=tokenizer.word_input,
+        romaji_source=tokenizer.romaji_source,
+        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
+        word_vocab=tokenizer.word_to_id,
+        bigram_vocab=vocab,
+    )
+
+
+def build_transferred_model(
+    source: str,
+    train_dataset: datasets.Dataset,
+    language: str,
+    options: TrainingOptions,
+    transfer_options: TransferOptions,
+) -> tuple[XLNerForTokenClassification, XLNerTokenizer]:
+    """The target tokenizer (vocabularies from `train_dataset`) and a model with the source's chosen modules."""
+    tokenizer = build_tokenizer(train_dataset, language, options)
+    if transfer_options.shared_bigrams:
+        tokenizer = add_source_bigrams(tokenizer, source)
+    model = XLNerForTokenClassification.from_pretrained(
+        source,
+        transfer_modules=transfer_options.modules,
+        tokenizer=tokenizer,
+        label_map=transfer_options.label_map,
+        seed=options.seed,
+        id2label=dict(enumerate(label_list(train_dataset))),
+        **options.model_config,
+    )
+    model.train()
+    return model, tokenizer
+
+
+class FreezeTransferredCallback(TrainerCallback):
+    """Keeps the values copied from the source fixed during the first `epochs` epochs.
+
+    Tensor hooks zero the gradient of copied tensors and of the copied rows of row-aligned ones
+    (embeddings, head), so fresh rows train from the start while AdamW (no weight decay) leaves
+    the copied values exactly as they are.
+    """
+
+    def __init__(self, model: XLNerForTokenClassification, report: TransferReport, epochs: int):
+        self.epochs = epochs
+        self.masks: dict[torch.nn.Parameter, torch.Tensor | None] = {}
+        for name, parameter in model.named_parameters():
+            if name in report.copied_rows:
+                rows = report.copied_rows[name]
+                if rows is None:
+                    self.masks[parameter] = None
+                elif rows:
+                    mask = torch.ones_like(parameter)
+                    mask[torch.tensor(rows)] = 0
+                    self.masks[parameter] = mask
+        self.handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _freeze(self) -> None:
+        if not self.handles:
+            for parameter, mask in self.masks.items():
+                hook = torch.zeros_like if mask is None else (lambda grad, mask=mask: grad * mask)
+                self.handles.append(parameter.register_hook(hook))
+
+    def _unfreeze(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if int((state.epoch or 0) + 1e-6) < self.epochs:  # epochs completed so far
+            self._freeze()
+        else:
+            self._unfreeze()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._unfreeze()
+
+
+def scaled_lr_optimizer_factory(
+    report: TransferReport, learning_rate: float, scale: float
+) -> Callable[[XLNerForTokenClassification], torch.optim.Optimizer]:
+    """`run_training`'s optimizer hook: AdamW (as `Trainer` builds it) with `learning_rate * scale` for fully copied tensors."""
+
+    def factory(model: XLNerForTokenClassification) -> torch.optim.Optimizer:
+        copied, fresh = [], []
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                (copied if report.fully_copied(name) else fresh).append(parameter)
+        groups = [{"params": fresh, "lr": learning_rate}, {"params": copied, "lr": learning_rate * scale}]
+        groups = [group for group in groups if group["params"]]
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+
+    return factory
+
+
+def transfer(
+    source: str,
+    language: str,
+    train_source: str,
+    validation_source: str,
+    output_dir: str | Path,
+    options: TrainingOptions,
+    transfer_options: TransferOptions | None = None,
+    test_source: str | None = None,
+) -> dict[str, Any]:
+    """`xlner transfer`: target vocabularies from the training data, the source's modules copied, then `run_training`.
+
+    results.json gets a "transfer" block: source, modules, rows_copied (and label map and options).
+    """
+    transfer_options = transfer_options or TransferOptions()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    set_seed(options.seed)
+    stats = ReadStats()
+    train_dataset = take_train_samples(load_data(train_source, stats), options.max_train_samples, options.seed)
+    validation_dataset = load_data(validation_source)
+    model, tokenizer = build_transferred_model(source, train_dataset, language, options, transfer_options)
+    report: TransferReport = model.transfer_report
+    callbacks: list[TrainerCallback] = []
+    if transfer_options.freeze_transferred_epochs > 0:
+        callbacks.append(FreezeTransferredCallback(model, report, transfer_options.freeze_transferred_epochs))
+    optimizer_factory = None
+    if transfer_options.transferred_lr_scale is not None:
+        optimizer_factory = scaled_lr_optimizer_factory(report, options.learning_rate, transfer_options.transferred_lr_scale)
+    extra = {
+        "train_file": train_source,
+        "validation_file": validation_source,
+        "test_file": test_source,
+        "dropped_overlapping_entities": stats.n_dropped_overlapping,
+        "transfer": {
+            **report.to_config(),
+            "shared_bigrams": transfer_options.shared_bigrams,
+            "freeze_transferred_epochs": transfer_options.freeze_transferred_epochs,
+            "transferred_lr_scale": transfer_options.transferred_lr_scale,
+        },
+    }
+    return run_training(
+        model, tokenizer, train_dataset, validation_dataset, Path(output_dir), options, test_source,
+        extra_results=extra, optimizer_factory=optimizer_factory, extra_callbacks=callbacks,
+    )  # fmt: skip
 
 
 __all__ = [
@@ -429,4 +648,10 @@ __all__ = [
     "evaluate_model",
     "run_training",
     "train",
+    "TransferOptions",
+    "build_transferred_model",
+    "add_source_bigrams",
+    "FreezeTransferredCallback",
+    "scaled_lr_optimizer_factory",
+    "transfer",
 ]

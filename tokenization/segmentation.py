@@ -12,6 +12,11 @@ from typing import NamedTuple
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Half-width voicing marks combine with the preceding kana only when normalised together.
 _HALF_WIDTH_VOICING = "\uff9e\uff9f"
+# Non-spacing and enclosing marks that are not "combining" (class 0), e.g. variation selectors
+# (葛󠄀, ❤️), still belong to the preceding character rather than being words of their own.
+_ATTACHED_MARK_CATEGORIES = frozenset({"Mn", "Me"})
+# Variation selectors choose a glyph, not a reading; pykakasi fails on U+E0100..U+E01EF.
+_VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # English words, close to CoNLL's tokenisation: numbers like "3.5", abbreviations like "U.S.",
 # hyphenated words, clitics ("'s") on their own, and any other symbol alone.
 _ENGLISH_WORD = re.compile(r"\d+(?:[.,]\d+)+|(?:[^\W\d_]\.){2,}|\w+(?:-\w+)*|['’]\w+|[^\w\s]")
@@ -40,7 +45,11 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     i, n = 0, len(text)
     while i < n:
         j = i + 1
-        while j < n and (unicodedata.combining(text[j]) or text[j] in _HALF_WIDTH_VOICING):
+        while j < n and (
+            unicodedata.combining(text[j])
+            or text[j] in _HALF_WIDTH_VOICING
+            or unicodedata.category(text[j]) in _ATTACHED_MARK_CATEGORIES
+        ):
             j += 1
         chunk = "".join(" " if unicodedata.category(c) in _INVISIBLE_CATEGORIES else c for c in text[i:j])
         for character in unicodedata.normalize("NFKC", chunk):
@@ -130,7 +139,8 @@ class JapaneseSegmenter:
                 import pykakasi
 
                 self._kakasi = pykakasi.kakasi()
-            romaji = "".join(item["hepburn"] for item in self._kakasi.convert(text)).lower() or text.lower()
+            readable = _VARIATION_SELECTORS.sub("", text)
+            romaji = "".join(item["hepburn"] for item in self._kakasi.convert(readable)).lower() or readable.lower()
             if len(self._romaji_cache) >= self.max_cache_size:
                 self._romaji_cache.clear()  # keeps memory flat when streaming huge inputs
             self._romaji_cache[text] = romaji

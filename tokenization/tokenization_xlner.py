@@ -81,6 +81,8 @@ def _load_vocab(path: str | None) -> dict[str, int]:
         raise ValueError(f"{path}: a vocabulary must be a JSON object from string to integer id")
     if sorted(vocab.values()) != list(range(len(vocab))):
         raise ValueError(f"{path}: vocabulary ids must be exactly 0..{len(vocab) - 1}")
+    if not vocab:
+        raise ValueError(f"{path}: the vocabulary is empty")
     return vocab
 
 
@@ -138,6 +140,11 @@ class XLNerTokenizer(PreTrainedTokenizer):
         self.max_bigrams_per_word = max_bigrams_per_word
         pad_token, unk_token = str(pad_token), str(unk_token)  # reloaded as AddedToken
         specials = {pad_token: 0, unk_token: 1}
+        if kwargs.get("name_or_path"):  # loaded by `from_pretrained`: never fall back to empty vocabularies
+            for key, path, given in (("word_vocab_file", word_vocab_file, word_vocab), ("bigram_vocab_file", bigram_vocab_file, bigram_vocab)):  # fmt: skip
+                if path is None and given is None:
+                    # ValueError: `from_pretrained` replaces an OSError's message by a generic one.
+                    raise ValueError(f"{kwargs['name_or_path']}: {VOCAB_FILES_NAMES[key]} is missing; the tokenizer needs both vocabularies")
         self.word_to_id = dict(word_vocab) if word_vocab is not None else _load_vocab(word_vocab_file) or specials
         self.bigram_to_id = (
             dict(bigram_vocab) if bigram_vocab is not None else _load_vocab(bigram_vocab_file) or dict(specials)
@@ -390,6 +397,9 @@ class XLNerTokenizer(PreTrainedTokenizer):
             padded_lengths = lengths
         else:
             target = max_length if strategy == PaddingStrategy.MAX_LENGTH and max_length else max(lengths, default=0)
+            # A batch of empty texts still gets one (masked) position: `char_ids` stay 3-dimensional
+            # and the model's packed LSTMs get a valid length.
+            target = max(target, 1)
             if pad_to_multiple_of:
                 target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
             padded_lengths = [target] * len(lengths)

@@ -1,0 +1,423 @@
+"""`xlner reproduce`: the paper's experiments on the public data, end to end.
+
+English pretraining on CoNLL-2003, then Japanese (Stockmark Wikipedia NER) from scratch against
+transfer of each module combination, over training sizes and seeds, plus the romanisation
+ablation. Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose results.json
+exists is not run again, so an interrupted reproduction picks up where it stopped. The summary
+is OUTPUT_DIR/results.json, results.md and learning_curve.png.
+"""
+
+import json
+import logging
+import random
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# The paper's module combinations; "classifier" is the word-level bi-LSTM plus the output layer.
+COMBINATIONS = {
+    "char": ("char",),
+    "word": ("word",),
+    "classifier": ("classifier",),
+    "char+classifier": ("char", "classifier"),
+    "char+word": ("char", "word"),
+    "word+classifier": ("word", "classifier"),
+    "all": ("word", "char", "classifier"),
+}
+# Romanisation ablation: (bigram input, word input) of the Japanese tokenizer.
+INPUT_VARIANTS = {
+    "char=romaji,word=japanese": ("romaji", "surface"),
+    "char=japanese,word=japanese": ("surface", "surface"),
+    "char=romaji,word=romaji": ("romaji", "romaji"),
+    "char=japanese,word=romaji": ("surface", "romaji"),
+}
+DEFAULT_INPUT = "char=romaji,word=japanese"
+
+CONLL_FILES = {"train": "conll2003/train.txt", "validation": "conll2003/valid.txt", "test": "conll2003/test.txt"}
+STOCKMARK_FILES = {
+    "train": "ner-wikipedia-ja/train.jsonl",
+    "validation": "ner-wikipedia-ja/validation.jsonl",
+    "test": "ner-wikipedia-ja/test.jsonl",
+}
+STOCKMARK_URL = "https://raw.githubusercontent.com/stockmarkteam/ner-wikipedia-dataset/main/ner.json"
+CONLL_HUB_ID = "eriktks/conll2003"
+
+
+@dataclass
+class Plan:
+    """Which runs make up a reproduction."""
+
+    english_train_samples: int | None = None
+    english_epochs: int = 40
+    english_patience: int | None = 5
+    sizes: tuple[int, ...] = (250, 500, 1000, 2000)
+    seeds: tuple[int, ...] = (1, 2, 3)
+    combinations: tuple[str, ...] = tuple(COMBINATIONS)
+    full_set_combinations: tuple[str, ...] = ("char+classifier",)  # plus scratch and the best combination
+    ablation_size: int | None = 500
+    epochs: int = 80
+    patience: int | None = 10
+
+
+FULL_PLAN = Plan()
+# Small enough for CI (< 10 minutes on 2 cores), large enough to exercise every step.
+QUICK_PLAN = Plan(
+    english_train_samples=1500,
+    english_epochs=3,
+    english_patience=None,
+    sizes=(250,),
+    seeds=(1,),
+    combinations=("char+classifier",),
+    full_set_combinations=(),
+    ablation_size=250,
+    epochs=4,
+    patience=None,
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One Japanese training run."""
+
+    method: str  # "scratch" or a key of COMBINATIONS
+    size: int | None  # None: the full training set
+    seed: int
+    inputs: str = DEFAULT_INPUT
+
+    @property
+    def name(self) -> str:
+        size = "full" if self.size is None else str(self.size)
+        inputs = "" if self.inputs == DEFAULT_INPUT else "__" + self.inputs.replace(",", "_").replace("=", "-")
+        return f"{self.method}__n{size}__seed{self.seed}{inputs}"
+
+
+@dataclass
+class Context:
+    data: dict[str, dict[str, str]]
+    source: str
+    output_dir: Path
+    plan: Plan
+    threads: int = 1
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def local_data(data_dir: Path) -> dict[str, dict[str, str]]:
+    """The shared-data layout: conll2003/*.txt and ner-wikipedia-ja/*.jsonl."""
+    data = {
+        "en": {split: str(data_dir / path) for split, path in CONLL_FILES.items()},
+        "ja": {split: str(data_dir / path) for split, path in STOCKMARK_FILES.items()},
+    }
+    missing = [path for files in data.values() for path in files.values() if not Path(path).is_file()]
+    if missing:
+        raise FileNotFoundError(f"--data-dir {data_dir}: missing {', '.join(missing)}")
+    return data
+
+
+def fetch_public_data(destination: Path) -> dict[str, dict[str, str]]:
+    """Download CoNLL-2003 (through `datasets`) and Stockmark's ner.json, split the standard way.
+
+    The Japanese split is the widely used one: `random.seed(42); random.shuffle(data)`, then
+    80% / 10% / 10% for train / validation / test.
+    """
+    import urllib.request
+
+    from .data import load_hub_split
+
+    destination.mkdir(parents=True, exist_ok=True)
+    try:
+        for split, path in CONLL_FILES.items():
+            target = destination / path
+            if not target.exists():
+                hub_split = {"validation": "validation"}.get(split, split)
+                dataset = load_hub_split(CONLL_HUB_ID, hub_split)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                lines = ["\n".join(f"{t} {g}" for t, g in zip(ex["tokens"], ex["ner_tags"])) + "\n" for ex in dataset]
+                target.write_text("\n".join(lines), encoding="utf-8")
+        if not all((destination / path).exists() for path in STOCKMARK_FILES.values()):
+            with urllib.request.urlopen(STOCKMARK_URL, timeout=60) as response:
+                records = json.loads(response.read().decode("utf-8"))
+            random.seed(42)
+            random.shuffle(records)
+            n_train, n_validation = int(len(records) * 0.8), int(len(records) * 0.9)
+            parts = {"train": records[:n_train], "validation": records[n_train:n_validation], "test": records[n_validation:]}
+            for split, path in STOCKMARK_FILES.items():
+                target = destination / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in parts[split]), encoding="utf-8")
+    except Exception as error:  # no network, Hub down, dataset moved: say so plainly
+        raise SystemExit(
+            f"xlner reproduce: cannot download the public data ({type(error).__name__}: {error}).\n"
+            f"Tried the Hub dataset {CONLL_HUB_ID} and {STOCKMARK_URL}. "
+            "Pass --data-dir with conll2003/{train,valid,test}.txt and ner-wikipedia-ja/{train,validation,test}.jsonl."
+        ) from None
+    return local_data(destination)
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+def plan_runs(plan: Plan, best_combination: str | None = None) -> list[Run]:
+    """Scratch and every combination at every size and seed; the full set; the ablation."""
+    runs = [Run(method, size, seed) for size in plan.sizes for seed in plan.seeds for method in ("scratch", *plan.combinations)]
+    full = ["scratch", *plan.full_set_combinations]
+    if best_combination and plan.full_set_combinations and best_combination not in full:
+        full.append(best_combination)
+    if plan.full_set_combinations:
+        runs += [Run(method, None, seed) for seed in plan.seeds for method in full]
+    if plan.ablation_size:
+        transfer_method = best_combination or plan.combinations[0]
+        runs += [
+            Run(method, plan.ablation_size, seed, inputs)
+            for inputs in INPUT_VARIANTS
+            if inputs != DEFAULT_INPUT or plan.ablation_size not in plan.sizes
+            for seed in plan.seeds
+            for method in ("scratch", transfer_method)
+        ]
+    return list(dict.fromkeys(runs))
+
+
+def _run_one(run: Run, context: Context) -> dict[str, Any]:
+    """Train one Japanese model (in a worker process) and return its results.json."""
+    from .training import TrainingOptions, TransferOptions, train, transfer
+
+    output = context.output_dir / "runs" / run.name
+    done = output / "results.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    char_input, word_input = INPUT_VARIANTS[run.inputs]
+    options = TrainingOptions(
+        epochs=context.plan.epochs,
+        patience=context.plan.patience,
+        max_train_samples=run.size,
+        seed=run.seed,
+        threads=context.threads,
+        tokenizer_options={"char_input": char_input, "word_input": word_input},
+        **context.train_overrides,
+    )
+    files = context.data["ja"]
+    started = time.perf_counter()
+    if run.method == "scratch":
+        results = train("ja", files["train"], files["validation"], output, options, files["test"])
+    else:
+        transfer_options = TransferOptions(modules=COMBINATIONS[run.method])
+        results = transfer(context.source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
+    results["run"] = {**asdict(run), "name": run.name, "wall_seconds": time.perf_counter() - started}
+    done.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _drop_checkpoints(output)
+    return results
+
+
+def _drop_checkpoints(output: Path) -> None:
+    """Grid runs keep the final model and results; intermediate checkpoints would fill the disk."""
+    import shutil
+
+    shutil.rmtree(output / "checkpoints", ignore_errors=True)
+
+
+def run_all(runs: list[Run], context: Context, jobs: int) -> list[dict[str, Any]]:
+    if jobs <= 1:
+        return [_run_one(run, context) for run in runs]
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_run_one, runs, [context] * len(runs)))
+
+
+def pretrain_english(context: Context, seed: int = 1) -> str:
+    """Train the English source model on CoNLL-2003 (skipped when its results.json exists)."""
+    from .training import TrainingOptions, train
+
+    output = context.output_dir / "english"
+    if not (output / "results.json").exists():
+        files = context.data["en"]
+        options = TrainingOptions(
+            epochs=context.plan.english_epochs,
+            patience=context.plan.english_patience,
+            max_train_samples=context.plan.english_train_samples,
+            seed=seed,
+            threads=context.threads,
+            **context.train_overrides,
+        )
+        train("en", files["train"], files["validation"], output, options, files["test"])
+        _drop_checkpoints(output)
+    return str(output)
+
+
+# ---------------------------------------------------------------------------------- summary
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, standard deviation and range of test F1 per (method, size, inputs); epochs to best."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        run = result["run"]
+        size = "full" if run["size"] is None else str(run["size"])
+        groups.setdefault((run["method"], size, run["inputs"]), []).append(result)
+    rows = []
+    for (method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
+        test = [m["test"]["f1"] for m in members]
+        validation = [m["validation"]["f1"] for m in members]
+        rows.append(
+            {
+                "method": method,
+                "size": size,
+                "inputs": inputs,
+                "seeds": [m["run"]["seed"] for m in members],
+                "test_f1_mean": statistics.fmean(test),
+                "test_f1_std": statistics.stdev(test) if len(test) > 1 else 0.0,
+                "test_f1_min": min(test),
+                "test_f1_max": max(test),
+                "validation_f1_mean": statistics.fmean(validation),
+                "best_epoch_mean": statistics.fmean(m["best_epoch"] for m in members),
+                "epochs_trained_mean": statistics.fmean(m["epochs_trained"] for m in members),
+            }
+        )
+    return {"rows": rows}
+
+
+def _order(key: tuple[str, str, str]) -> tuple:
+    method, size, inputs = key
+    methods = ["scratch", *COMBINATIONS]
+    return (inputs != DEFAULT_INPUT, inputs, methods.index(method), float("inf") if size == "full" else int(size))
+
+
+def best_combination(summary: dict[str, Any]) -> str | None:
+    """The combination with the best mean VALIDATION F1 over the sizes (test F1 is never used to choose)."""
+    scores: dict[str, list[float]] = {}
+    for row in summary["rows"]:
+        if row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
+            scores.setdefault(row["method"], []).append(row["validation_f1_mean"])
+    return max(scores, key=lambda method: statistics.fmean(scores[method])) if scores else None
+
+
+def markdown_table(summary: dict[str, Any], best: str | None) -> str:
+    """Test F1 (mean ± std over seeds, ×100) per method and size, then the ablation."""
+    rows = summary["rows"]
+    sizes = sorted({r["size"] for r in rows}, key=lambda s: float("inf") if s == "full" else int(s))
+    lines = ["## Japanese test F1 (Stockmark), mean ± std over seeds, ×100", ""]
+    lines.append("| method | " + " | ".join(f"n={s}" for s in sizes) + " | epochs to best (mean) |")
+    lines.append("|---|" + "---|" * (len(sizes) + 1))
+    main = [r for r in rows if r["inputs"] == DEFAULT_INPUT]
+    for method in dict.fromkeys(r["method"] for r in main):
+        cells = {r["size"]: r for r in main if r["method"] == method}
+        label = f"**{method}** (best)" if method == best else method
+        values = [f"{100 * cells[s]['test_f1_mean']:.1f} ± {100 * cells[s]['test_f1_std']:.1f}" if s in cells else "" for s in sizes]
+        epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
+        lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
+    scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
+    if best:
+        gains = [
+            f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}"
+            for r in main
+            if r["method"] == best and r["size"] in scratch
+        ]
+        lines += ["", f"Gain of {best} over scratch: " + ", ".join(gains)]
+        half = [
+            f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) vs scratch at n={2 * int(r['size'])} ({100 * scratch[str(2 * int(r['size']))]:.1f})"
+            for r in main
+            if r["method"] == best and r["size"] != "full" and str(2 * int(r["size"])) in scratch
+        ]
+        if half:
+            lines += ["", "Transfer at N against scratch at 2N: " + "; ".join(half)]
+    ablation = [r for r in rows if r["size"] == str(summary.get("ablation_size")) and r["method"] in ("scratch", best)]
+    if ablation and len({r["inputs"] for r in ablation}) > 1:
+        lines += ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100)", ""]
+        lines += ["| inputs | " + " | ".join(dict.fromkeys(r["method"] for r in ablation)) + " |", "|---|---|---|"]
+        for inputs in INPUT_VARIANTS:
+            cells = {r["method"]: r for r in ablation if r["inputs"] == inputs}
+            if cells:
+                lines.append(
+                    f"| {inputs} | "
+                    + " | ".join(f"{100 * c['test_f1_mean']:.1f} ± {100 * c['test_f1_std']:.1f}" for c in cells.values())
+                    + " |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot_learning_curve(summary: dict[str, Any], best: str | None, path: Path) -> None:
+    """Test F1 against training size: scratch and the best transfer, with the seed range shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for method, colour in (("scratch", "tab:grey"), (best, "tab:blue")):
+        points = sorted(
+            (int(r["size"]), r) for r in summary["rows"] if r["method"] == method and r["inputs"] == DEFAULT_INPUT and r["size"] != "full"
+        )
+        if not points:
+            continue
+        sizes = [size for size, _ in points]
+        axes.plot(sizes, [100 * r["test_f1_mean"] for _, r in points], marker="o", color=colour, label=method)
+        axes.fill_between(
+            sizes, [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points], color=colour, alpha=0.2
+        )
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("Japanese training sentences")
+    axes.set_ylabel("test span F1 (×100)")
+    axes.set_title("Stockmark NER: scratch vs transfer from English (range over seeds)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def reproduce(
+    output_dir: str | Path,
+    data_dir: str | Path | None = None,
+    quick: bool = False,
+    source: str | None = None,
+    jobs: int = 1,
+    threads: int = 1,
+    plan: Plan | None = None,
+) -> dict[str, Any]:
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
+    data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
+    started = time.perf_counter()
+    context = Context(data=data, source=source or "", output_dir=output_dir, plan=plan, threads=threads)
+    if not source:
+        print("English pretraining on CoNLL-2003 ...", file=sys.stderr)
+        context.source = pretrain_english(context)
+    english = json.loads((Path(context.source) / "results.json").read_text(encoding="utf-8"))
+
+    # First the size grid; its validation scores pick the best combination for the full set and ablation.
+    grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
+    print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
+    results = run_all(grid, context, jobs)
+    best = best_combination(summarize(results))
+    extra = [run for run in plan_runs(plan, best) if run not in grid]
+    print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
+    results += run_all(extra, context, jobs)
+
+    summary = summarize(results)
+    summary["ablation_size"] = plan.ablation_size
+    report = {
+        "plan": asdict(plan),
+        "source": {"path": context.source, "test_f1": english.get("test", {}).get("f1"), "seconds_per_epoch": english.get("seconds_per_epoch")},
+        "best_combination": best,
+        "summary": summary,
+        "runs": [{**r["run"], "test_f1": r["test"]["f1"], "validation_f1": r["validation"]["f1"], "best_epoch": r["best_epoch"], "epochs_trained": r["epochs_trained"]} for r in results],
+        "wall_seconds": time.perf_counter() - started,
+        "threads_per_job": threads,
+        "jobs": jobs,
+    }
+    (output_dir / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    table = markdown_table(summary, best)
+    source_line = f"English source: test F1 {100 * (report['source']['test_f1'] or 0):.1f} ({context.source})\n\n"
+    (output_dir / "results.md").write_text(source_line + table, encoding="utf-8")
+    plot_learning_curve(summary, best, output_dir / "learning_curve.png")
+    print(table)
+    return report

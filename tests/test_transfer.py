@@ -1,0 +1,427 @@
+"""Module-selective transfer (issue 3): from_pretrained(transfer_modules=...), `xlner transfer`, input switches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerModel, XLNerTokenizer
+from modeling_xlner.cli import build_parser, main, training_options
+from modeling_xlner.training import (
+    FreezeTransferredCallback,
+    TransferOptions,
+    add_source_bigrams,
+    build_tokenizer,
+    build_transferred_model,
+    scaled_lr_optimizer_factory,
+)
+from modeling_xlner.transfer_xlner import DEFAULT_LABEL_MAP, align_labels, resolve_modules
+
+EN_LABELS = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+JA_TYPES = ["人名", "地名", "法人名", "施設名"]
+JA_LABELS = ["O"] + [f"{prefix}-{name}" for name in sorted(JA_TYPES) for prefix in ("B", "I")]
+EN_TEXTS = [
+    "Yamada Taro of Sony visited Tokyo in 1996 .",
+    "The Tokyo Tower is in Japan , said Sato .",
+    "Toyota and Honda make cars .",
+]
+JA_TEXTS = [
+    "山田太郎は1996年にSonyの東京本社を訪れた。",
+    "東京タワーは東京都港区にある。",
+    "トヨタとホンダは自動車を作る。",
+]
+SMALL = dict(word_embedding_dim=8, bigram_embedding_dim=6, shape_embedding_dim=4, char_hidden_size=5, context_hidden_size=7)
+P = "xlner."  # parameter prefix of the base model inside XLNerForTokenClassification
+
+
+@pytest.fixture(scope="module")
+def english_dir(tmp_path_factory) -> Path:
+    """A tiny (untrained, randomly initialised) English model saved with its tokenizer and remote code."""
+    directory = tmp_path_factory.mktemp("english")
+    tokenizer = XLNerTokenizer.from_corpus(EN_TEXTS, language="en")
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size,
+        bigram_vocab_size=tokenizer.bigram_vocab_size,
+        id2label=dict(enumerate(EN_LABELS)),
+        **SMALL,
+    )
+    torch.manual_seed(0)
+    XLNerForTokenClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def english(english_dir):
+    return XLNerForTokenClassification.from_pretrained(english_dir), XLNerTokenizer.from_pretrained(english_dir)
+
+
+@pytest.fixture(scope="module")
+def japanese_tokenizer() -> XLNerTokenizer:
+    return XLNerTokenizer.from_corpus(JA_TEXTS, language="ja")
+
+
+def transfer(english_dir, modules, tokenizer, **kwargs) -> XLNerForTokenClassification:
+    kwargs.setdefault("id2label", dict(enumerate(JA_LABELS)))
+    return XLNerForTokenClassification.from_pretrained(english_dir, transfer_modules=modules, tokenizer=tokenizer, **kwargs)
+
+
+def params(model) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def shared_rows(source_vocab, target_vocab) -> list[tuple[int, int]]:
+    return sorted((index, source_vocab[token]) for token, index in target_vocab.items() if token in source_vocab)
+
+
+# ---------------------------------------------------------------------------------- what is copied
+
+
+def test_char_and_classifier_copy_exactly_the_aligned_parameters(english, english_dir, japanese_tokenizer):
+    source_model, source_tokenizer = english
+    source = params(source_model)
+    model = transfer(english_dir, ["char", "classifier"], japanese_tokenizer, seed=0)
+    target = params(model)
+
+    # whole tensors: the char and context bi-LSTMs and the shape embedding
+    for name in source:
+        if name.startswith((P + "char.lstm.", P + "char.shape_embeddings.", P + "context.")):
+            torch.testing.assert_close(target[name], source[name], rtol=0, atol=0)
+    # bigram rows: exactly the bigrams both vocabularies have (romaji vs English); the rest fresh
+    name = P + "char.bigram_embeddings.weight"
+    pairs = shared_rows(source_tokenizer.bigram_to_id, japanese_tokenizer.bigram_to_id)
+    assert len(pairs) > 5  # romaji and English share letter bigrams
+    for target_row, source_row in pairs:
+        assert torch.equal(target[name][target_row], source[name][source_row])
+    copied = {t for t, _ in pairs}
+    fresh = [row for row in range(len(japanese_tokenizer.bigram_to_id)) if row not in copied]
+    assert fresh and all(not any(torch.equal(target[name][r], s) for s in source[name]) for r in fresh)
+    # the word module was not transferred: fresh, and the target vocabulary's size
+    assert target[P + "word.embeddings.weight"].shape[0] == japanese_tokenizer.vocab_size
+    for target_row, source_row in shared_rows(source_tokenizer.word_to_id, japanese_tokenizer.word_to_id)[2:]:
+        assert not torch.equal(target[P + "word.embeddings.weight"][target_row], source[P + "word.embeddings.weight"][source_row])
+    # head rows through the default label map: B-人名 ← B-PER, I-地名 ← I-LOC, 施設名 ← MISC, O ← O
+    for target_label, source_label in [("O", "O"), ("B-人名", "B-PER"), ("I-地名", "I-LOC"), ("B-施設名", "B-MISC"), ("I-法人名", "I-ORG")]:
+        t, s = model.config.label2id[target_label], source_model.config.label2id[source_label]
+        assert torch.equal(target["head.weight"][t], source["head.weight"][s])
+        assert torch.equal(target["head.bias"][t], source["head.bias"][s])
+
+    record = model.config.transferred_from
+    assert record["source"] == str(english_dir)
+    assert record["modules"] == ["char", "context", "head"]
+    assert record["rows_copied"] == {"char": [len(pairs), japanese_tokenizer.bigram_vocab_size], "head": [9, 9]}
+    assert record["label_map"] == {name: DEFAULT_LABEL_MAP[name] for name in JA_TYPES}
+    assert model.config.language == "ja" and model.config.id2label == dict(enumerate(JA_LABELS))
+    assert model.config.label2id == {label: i for i, label in enumerate(JA_LABELS)}
+
+
+def test_word_transfer_copies_rows_of_shared_words_only(english, english_dir, japanese_tokenizer):
+    source_model, source_tokenizer = english
+    source, target = params(source_model), params(transfer(english_dir, "word", japanese_tokenizer, seed=0))
+    name = P + "word.embeddings.weight"
+    pairs = shared_rows(source_tokenizer.word_to_id, japanese_tokenizer.word_to_id)
+    tokens = {token for token in japanese_tokenizer.word_to_id if token in source_tokenizer.word_to_id}
+    assert {"sony", "0000"} <= tokens  # Latin names and (digit-folded) numbers are shared
+    for target_row, source_row in pairs:
+        assert torch.equal(target[name][target_row], source[name][source_row])
+    copied = {t for t, _ in pairs}
+    assert any(row not in copied for row in range(japanese_tokenizer.vocab_size))
+    for row in range(japanese_tokenizer.vocab_size):
+        if row not in copied:
+            assert not any(torch.equal(target[name][row], s) for s in source[name])
+    for other in (P + "char.lstm.weight_ih_l0", P + "context.lstm.weight_hh_l0"):
+        assert not torch.equal(target[other], source[other])
+
+
+def test_classifier_is_context_plus_head(english_dir, japanese_tokenizer):
+    assert resolve_modules("classifier") == ("context", "head")
+    assert resolve_modules(["head", "classifier", "char"]) == ("char", "context", "head")
+    alias = params(transfer(english_dir, "classifier", japanese_tokenizer, seed=3))
+    spelled = params(transfer(english_dir, ["context", "head"], japanese_tokenizer, seed=3))
+    assert alias.keys() == spelled.keys()
+    assert all(torch.equal(alias[name], spelled[name]) for name in alias)
+
+
+def test_fresh_modules_follow_the_seed(english_dir, japanese_tokenizer):
+    first = params(transfer(english_dir, "char", japanese_tokenizer, seed=1))
+    again = params(transfer(english_dir, "char", japanese_tokenizer, seed=1))
+    other = params(transfer(english_dir, "char", japanese_tokenizer, seed=2))
+    name = P + "context.lstm.weight_ih_l0"
+    assert torch.equal(first[name], again[name]) and not torch.equal(first[name], other[name])
+
+
+def test_label_mapping_on_a_hand_made_example(english, english_dir, japanese_tokenizer, tmp_path):
+    source = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
+    target = {0: "B-PERSON", 1: "I-PERSON", 2: "O", 3: "B-CITY", 4: "I-CITY", 5: "B-LOC", 6: "I-LOC"}
+    pairs, used = align_labels(source, target, {"PERSON": "PER"})
+    # prefixes kept, O → O; CITY is left out of the map and LOC is not named, so both stay fresh
+    assert pairs == [(0, 1), (1, 2), (2, 0)] and used == {"PERSON": "PER"}
+    # without a map: same-named types, then the default Japanese → CoNLL map
+    pairs, used = align_labels(source, {0: "O", 1: "B-LOC", 2: "B-人名", 3: "B-製品名"})
+    assert pairs == [(0, 0), (1, 3), (2, 1)] and used == {"LOC": "LOC", "人名": "PER"}
+
+    # a JSON label-map file through from_pretrained: only the named type gets source rows
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps({"施設名": "LOC"}, ensure_ascii=False), encoding="utf-8")
+    source_model = english[0]
+    model = transfer(english_dir, "head", japanese_tokenizer, label_map=str(path), seed=0)
+    head, source_head = model.head.weight.detach(), source_model.head.weight.detach()
+    assert torch.equal(head[model.config.label2id["I-施設名"]], source_head[source_model.config.label2id["I-LOC"]])
+    assert not torch.equal(head[model.config.label2id["B-人名"]], source_head[source_model.config.label2id["B-PER"]])
+    assert model.config.transferred_from["rows_copied"] == {"head": [3, 9]}
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+def test_different_dimensions_of_a_transferred_module_are_an_error(english_dir, japanese_tokenizer):
+    with pytest.raises(ValueError, match=r"module 'context'.*context_hidden_size \(source 7, target 9\)"):
+        transfer(english_dir, ["context"], japanese_tokenizer, context_hidden_size=9)
+    with pytest.raises(ValueError, match=r"module 'head'.*context_hidden_size"):
+        transfer(english_dir, ["char", "head"], japanese_tokenizer, context_hidden_size=9)
+    with pytest.raises(ValueError, match=r"module 'char'.*char_hidden_size"):
+        transfer(english_dir, ["char"], japanese_tokenizer, char_hidden_size=3)
+    # a module that is not transferred may change shape
+    model = transfer(english_dir, ["char"], japanese_tokenizer, context_hidden_size=9)
+    assert model.head.weight.shape == (len(JA_LABELS), 18)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(transfer_modules=["char", "encoder"]), "unknown module 'encoder'"),
+        (dict(transfer_modules=["head"], label_map={"人名": "PERSON"}), r"source types \['PERSON'\] are not labels of the source"),
+        (dict(transfer_modules=["head"], label_map={"B-人名": "PER"}), r"target types \['B-人名'\] are not labels of the target"),
+        (dict(transfer_modules=["char"], label_map={"人名": "PER"}), "needs `head`"),
+        (dict(transfer_modules=["char"], tokenizer=None), "pass the target `tokenizer`"),
+        (dict(transfer_modules="word,head", tokenizer=None), "transferring word aligns vocabularies"),
+        (dict(transfer_modules=None, label_map={"人名": "PER"}), "only apply with `transfer_modules`"),
+    ],
+)
+def test_invalid_transfers_raise(english_dir, japanese_tokenizer, kwargs, message):
+    kwargs = {"tokenizer": japanese_tokenizer, "id2label": dict(enumerate(JA_LABELS)), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        XLNerForTokenClassification.from_pretrained(english_dir, **kwargs)
+
+
+def test_head_needs_a_model_with_a_head(english_dir, japanese_tokenizer):
+    with pytest.raises(ValueError, match="XLNerModel has no head"):
+        XLNerModel.from_pretrained(english_dir, transfer_modules="classifier", tokenizer=japanese_tokenizer)
+    encoder = XLNerModel.from_pretrained(english_dir, transfer_modules="char,context", tokenizer=japanese_tokenizer)
+    assert encoder.config.transferred_from["modules"] == ["char", "context"]
+
+
+def test_a_checkpoint_without_the_module_is_an_error(english_dir, japanese_tokenizer, tmp_path):
+    bare = tmp_path / "bare"
+    XLNerModel.from_pretrained(english_dir).save_pretrained(bare)
+    XLNerTokenizer.from_pretrained(english_dir).save_pretrained(bare)
+    with pytest.raises(ValueError, match=r"no weights for \['head.bias', 'head.weight'\]"):
+        transfer(bare, ["head"], japanese_tokenizer)
+
+
+# ---------------------------------------------------------------------------------- remote code
+
+
+def test_auto_model_with_remote_code_transfers(english_dir, japanese_tokenizer, tmp_path):
+    """The saved folder alone (its copied code, no xlner package imported) is enough to transfer."""
+    tokenizer_dir, output = tmp_path / "ja_tokenizer", tmp_path / "transferred"
+    japanese_tokenizer.save_pretrained(tokenizer_dir)
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from transformers import AutoModelForTokenClassification
+        source, tokenizer, output, labels = sys.argv[1:]
+        model = AutoModelForTokenClassification.from_pretrained(
+            source, trust_remote_code=True, transfer_modules="char,head", tokenizer=tokenizer,
+            id2label=dict(enumerate(json.loads(labels))), seed=0,
+        )
+        assert "xlner" not in sys.modules and "modeling_xlner" not in sys.modules
+        model.save_pretrained(output)
+        print(json.dumps({"module": type(model).__module__, "transferred_from": model.config.transferred_from}))
+        """
+    )
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "OMP_WAIT_POLICY": "PASSIVE"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(english_dir), str(tokenizer_dir), str(output), json.dumps(JA_LABELS)],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert answer["module"].startswith("transformers_modules.")
+    in_process = transfer(english_dir, "char,head", japanese_tokenizer, seed=0)
+    assert answer["transferred_from"]["rows_copied"] == in_process.config.transferred_from["rows_copied"]
+    remote = load_file(output / "model.safetensors")
+    local = params(in_process)
+    assert remote.keys() == local.keys()
+    assert all(torch.equal(remote[name], local[name]) for name in local)
+    assert (output / "transfer_xlner.py").is_file()  # the transfer code travels with every saved model
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def write_span_data(path: Path, records: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    lines = []
+    for text, entities in records:
+        spans = [{"name": name, "span": [text.index(name), text.index(name) + len(name)], "type": kind} for name, kind in entities]
+        lines.append(json.dumps({"text": text, "entities": spans}, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+JA_RECORDS = [
+    ("山田太郎は東京に住んでいる。", [("山田太郎", "人名"), ("東京", "地名")]),
+    ("トヨタは愛知県の会社だ。", [("トヨタ", "法人名"), ("愛知県", "地名")]),
+    ("東京タワーは港区にある。", [("東京タワー", "施設名"), ("港区", "地名")]),
+    ("佐藤花子はソニーで働く。", [("佐藤花子", "人名"), ("ソニー", "法人名")]),
+]
+
+
+def test_xlner_transfer_end_to_end(english_dir, tmp_path):
+    data = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    output = tmp_path / "out"
+    main([
+        "transfer", "--source", str(english_dir), "--lang", "ja", "--train", data, "--validation", data, "--test", data,
+        "--modules", "char,classifier", "--output-dir", str(output), "--epochs", "2", "--batch-size", "2",
+        "--shared-bigrams", "--freeze-transferred-epochs", "1", "--transferred-lr-scale", "0.5", "--seed", "7",
+    ])  # fmt: skip
+    results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+    block = results["transfer"]
+    assert block["source"] == str(english_dir) and block["modules"] == ["char", "context", "head"]
+    assert block["rows_copied"]["head"] == [9, 9]
+    copied, total = block["rows_copied"]["char"]
+    english_bigrams = json.loads((english_dir / "bigram_vocab.json").read_text(encoding="utf-8"))
+    assert copied == len(english_bigrams) and total > copied  # --shared-bigrams: every source bigram is in the target
+    assert block["shared_bigrams"] and block["freeze_transferred_epochs"] == 1 and block["transferred_lr_scale"] == 0.5
+    assert "test" in results and results["language"] == "ja" and results["epochs_trained"] == 2
+    saved = XLNerForTokenClassification.from_pretrained(output)
+    assert saved.config.transferred_from["rows_copied"] == block["rows_copied"]
+
+
+def test_shared_bigrams_append_the_source_bigrams(english_dir, japanese_tokenizer):
+    extended = add_source_bigrams(japanese_tokenizer, str(english_dir))
+    english_bigrams = json.loads((english_dir / "bigram_vocab.json").read_text(encoding="utf-8"))
+    assert all(extended.bigram_to_id[b] == i for b, i in japanese_tokenizer.bigram_to_id.items())  # ids kept
+    assert set(english_bigrams) <= set(extended.bigram_to_id)
+    assert extended.word_to_id == japanese_tokenizer.word_to_id and extended.char_input == "romaji"
+    model = transfer(english_dir, "char", extended)
+    assert model.config.transferred_from["rows_copied"]["char"] == [len(english_bigrams), extended.bigram_vocab_size]
+
+
+def test_freezing_keeps_copied_values_for_the_first_epochs(english_dir, japanese_tokenizer):
+    model = transfer(english_dir, ["char", "head"], japanese_tokenizer, seed=0)
+    model.train()
+    report = model.transfer_report
+    callback = FreezeTransferredCallback(model, report, epochs=1)
+    bigrams = model.xlner.char.bigram_embeddings.weight
+    copied = report.copied_rows[P + "char.bigram_embeddings.weight"]
+    fresh = [row for row in range(bigrams.shape[0]) if row not in copied and row != 0]
+    before = params(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.0)
+
+    def step():
+        optimizer.zero_grad()
+        everything = torch.arange(bigrams.shape[0])
+        char_ids = torch.stack([everything, everything.roll(1)], dim=-1).unsqueeze(0)  # every bigram row is used
+        inputs = dict(input_ids=torch.ones(1, char_ids.shape[1], dtype=torch.long), char_ids=char_ids)
+        inputs["shape_ids"] = torch.ones_like(inputs["input_ids"])
+        model(**inputs, labels=torch.zeros_like(inputs["input_ids"])).loss.backward()
+        optimizer.step()
+
+    class State:
+        epoch = 0.0
+
+    callback.on_epoch_begin(None, State, None)
+    step()
+    after = params(model)
+    name = P + "char.bigram_embeddings.weight"
+    assert torch.equal(after[name][copied], before[name][copied])
+    assert not torch.equal(after[name][fresh], before[name][fresh])
+    assert torch.equal(after[P + "char.lstm.weight_hh_l0"], before[P + "char.lstm.weight_hh_l0"])
+    assert not torch.equal(after[P + "context.lstm.weight_hh_l0"], before[P + "context.lstm.weight_hh_l0"])
+    State.epoch = 1.0
+    callback.on_epoch_begin(None, State, None)
+    step()
+    assert not torch.equal(params(model)[P + "char.lstm.weight_hh_l0"], after[P + "char.lstm.weight_hh_l0"])
+
+    # the learning-rate scale: tensors copied whole (and the fully mapped head) get their own group
+    optimizer = scaled_lr_optimizer_factory(report, 0.01, 0.1)(model)
+    by_lr = {group["lr"]: {id(p) for p in group["params"]} for group in optimizer.param_groups}
+    assert id(model.xlner.char.lstm.weight_ih_l0) in by_lr[0.001] and id(model.head.weight) in by_lr[0.001]
+    assert id(bigrams) in by_lr[0.01] and id(model.xlner.context.lstm.weight_ih_l0) in by_lr[0.01]
+
+
+def test_build_transferred_model_uses_training_options(english_dir):
+    import datasets
+
+    train = datasets.Dataset.from_list(
+        [{"text": text, "entities": [{"start": text.index(n), "end": text.index(n) + len(n), "type": t} for n, t in ents]} for text, ents in JA_RECORDS]
+    )  # fmt: skip
+    args = build_parser().parse_args(
+        ["transfer", "--source", "x", "--modules", "char", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o", "--char-input", "surface"]
+    )  # fmt: skip
+    assert args.modules == ("char",)
+    model, tokenizer = build_transferred_model(str(english_dir), train, "ja", training_options(args), TransferOptions(modules=args.modules))
+    assert tokenizer.char_input == "surface" and model.config.word_vocab_size == tokenizer.vocab_size
+    # kana bigrams share nothing with English letters but the specials (and word-boundary pairs of symbols)
+    assert model.config.transferred_from["rows_copied"]["char"][0] < 5
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["transfer", "--source", "x", "--modules", "char,wordz", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o"])
+
+
+# ---------------------------------------------------------------------------------- input switches (ablation)
+
+
+def test_char_and_word_input_switches_change_the_features_end_to_end(tmp_path):
+    """--char-input / --word-input reach the tokenizer built for training, and survive saving."""
+    import datasets
+
+    texts = [record[0] for record in JA_RECORDS]
+    train = datasets.Dataset.from_dict({"text": texts, "entities": [[] for _ in texts]})
+    common = ["train", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o"]
+    tokenizers = {}
+    for char_input, word_input in [("romaji", "surface"), ("surface", "surface"), ("romaji", "romaji")]:
+        args = build_parser().parse_args([*common, "--char-input", char_input, "--word-input", word_input])
+        tokenizer = build_tokenizer(train, "ja", training_options(args))
+        tokenizer.save_pretrained(tmp_path / f"{char_input}-{word_input}")
+        tokenizers[char_input, word_input] = XLNerTokenizer.from_pretrained(tmp_path / f"{char_input}-{word_input}")
+    text = "山田太郎は東京に住んでいる。"
+    romaji, surface, romaji_words = (tokenizers[key] for key in [("romaji", "surface"), ("surface", "surface"), ("romaji", "romaji")])
+    assert surface.char_input == "surface" and romaji_words.word_input == "romaji"
+    # romaji bigrams are Latin letters, surface bigrams are Japanese characters: different char_ids
+    assert romaji(text)["char_ids"] != surface(text)["char_ids"]
+    letters = set("".join(b for b in romaji.bigram_to_id if not b.startswith("<")))
+    assert "t" in letters and "東" not in letters
+    assert "東" in "".join(surface.bigram_to_id)
+    # same words, same word ids with the surface word input; romaji word keys for --word-input romaji
+    assert romaji(text)["input_ids"] == surface(text)["input_ids"]
+    assert "toukyou" in romaji_words.word_to_id and "東京" in romaji.word_to_id
+    assert romaji(text)["char_ids"] == romaji_words(text)["char_ids"]
+
+
+def test_frozen_transfer_through_trainer_leaves_copied_values_untouched(english, english_dir, tmp_path):
+    data = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    output = tmp_path / "frozen"
+    main([
+        "transfer", "--source", str(english_dir), "--lang", "ja", "--train", data, "--validation", data,
+        "--modules", "char", "--output-dir", str(output), "--epochs", "1", "--batch-size", "2", "--freeze-transferred-epochs", "1",
+    ])  # fmt: skip
+    source_model, source_tokenizer = english
+    source, trained = params(source_model), load_file(output / "model.safetensors")
+    target_tokenizer = XLNerTokenizer.from_pretrained(output)
+    for name in source:
+        if name.startswith((P + "char.lstm.", P + "char.shape_embeddings.")):
+            assert torch.equal(trained[name], source[name]), name
+    name = P + "char.bigram_embeddings.weight"
+    for target_row, source_row in shared_rows(source_tokenizer.bigram_to_id, target_tokenizer.bigram_to_id):
+        assert torch.equal(trained[name][target_row], source[name][source_row])
+    fresh = transfer(english_dir, "char", target_tokenizer, seed=42)  # the same initial model (seed = --seed default)
+    assert not torch.equal(trained[P + "context.lstm.weight_ih_l0"], params(fresh)[P + "context.lstm.weight_ih_l0"])
