@@ -48,7 +48,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--char-input", choices=["romaji", "surface"], default="romaji", help="Japanese bigram input")
     parser.add_argument("--word-input", choices=["surface", "romaji"], default="surface", help="Japanese word input")
     parser.add_argument("--romaji-source", choices=["surface", "reading"], default="surface", help="what is romanised")
-    parser.add_argument("--resume-from-checkpoint", help="a checkpoint folder under OUTPUT_DIR/checkpoints")
+    parser.add_argument(
+        "--resume-from-checkpoint",
+        help="a checkpoint folder under OUTPUT_DIR/checkpoints: its vocabularies, weights, optimizer and RNG state are used",
+    )
+    parser.add_argument(
+        "--device", choices=["cpu", "auto"], default="cpu",
+        help="cpu (default, reproducible), or auto: the GPU/accelerator if there is one (with torchrun: one per process)",
+    )  # fmt: skip
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters")
 
 
@@ -71,6 +78,7 @@ def training_options(args: argparse.Namespace) -> TrainingOptions:
         model_config=_key_values(args.set),
         tokenizer_options=tokenizer_options if args.lang == "ja" else {},
         resume_from_checkpoint=args.resume_from_checkpoint,
+        device=args.device,
     )
 
 
@@ -123,16 +131,35 @@ def evaluate_command(args: argparse.Namespace) -> None:
 
 
 def _report(results: dict[str, Any], output_dir: str) -> None:
+    if not results:  # a distributed run's other processes: the first one reports
+        return
     summary = {split: results[split]["f1"] for split in ("validation", "test") if split in results}
-    print(f"saved to {output_dir}; F1 {json.dumps(summary)}; {results['seconds_per_epoch']:.1f} s/epoch", file=sys.stderr)
+    seconds = results.get("seconds_per_epoch")  # None when a resumed run had no epoch left to train
+    timing = f"{seconds:.1f} s/epoch" if seconds is not None else "no epoch trained"
+    print(f"saved to {output_dir}; F1 {json.dumps(summary)}; {timing}", file=sys.stderr)
     print(json.dumps({"output_dir": output_dir, **{f"{k}_f1": v for k, v in summary.items()}}))
 
 
 def reproduce_command(args: argparse.Namespace) -> None:
     from .reproduce import reproduce
 
+    from dataclasses import replace
+
+    from .reproduce import FULL_PLAN, QUICK_PLAN
+
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    narrowed = {
+        "sizes": tuple(args.sizes) if args.sizes else None,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "combinations": tuple(args.combinations) if args.combinations else None,
+        "full_set_combinations": () if args.no_full_set else None,
+        "ablation_size": (args.ablation_size or None) if args.ablation_size is not None else None,
+    }
+    plan = replace(plan, **{key: value for key, value in narrowed.items() if value is not None})
+    if args.no_ablation:
+        plan = replace(plan, ablation_size=None)
     report = reproduce(
-        args.output_dir, data_dir=args.data_dir, quick=args.quick, source=args.source, jobs=args.jobs, threads=args.threads
+        args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads, plan=plan
     )
     print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
 
@@ -183,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_parser.add_argument("--source", help="reuse this English model instead of pretraining one")
     reproduce_parser.add_argument("--jobs", type=int, default=1, help="Japanese runs in parallel (one process each)")
     reproduce_parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    reproduce_parser.add_argument("--sizes", type=int, nargs="+", help="Japanese training sizes (default 250 500 1000 2000)")
+    reproduce_parser.add_argument("--seeds", type=int, nargs="+", help="seeds of every setting (default 1 2 3)")
+    reproduce_parser.add_argument("--combinations", nargs="+", help="module combinations (default: all seven)")
+    reproduce_parser.add_argument("--no-full-set", action="store_true", help="skip the runs on the full training set")
+    reproduce_parser.add_argument("--ablation-size", type=int, help="training size of the romanisation ablation")
+    reproduce_parser.add_argument("--no-ablation", action="store_true", help="skip the romanisation ablation")
     reproduce_parser.set_defaults(run=reproduce_command)
 
     from hub_cards.push import add_push_parser
@@ -195,7 +228,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2 shared cores: do not spin-wait
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args.run(args)
+    try:
+        args.run(args)
+    except (ValueError, OSError) as error:  # bad data (DataFormatError), bad files or options: no traceback
+        if args.verbose:
+            raise
+        sys.exit(f"xlner {args.command}: error: {error}")
 
 
 if __name__ == "__main__":

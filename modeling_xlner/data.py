@@ -122,18 +122,22 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
 def read_conll(path: str | Path) -> list[dict[str, list[str]]]:
     """Reads a CoNLL file into ``[{"tokens": [...], "ner_tags": [...]}, ...]``.
 
-    Columns are separated by whitespace; the first is the token and the last the IOB2 tag, so
-    both two-column and four-column (CoNLL-2003 original) files work. ``-DOCSTART-`` lines are
-    skipped and blank lines end sentences.
+    Columns are separated by whitespace (spaces or tabs); the first is the token and the last the
+    IOB2 tag, so both two-column and four-column (CoNLL-2003 original) files work, but every line
+    of a file must have the same number of columns (a token with a space in it, or a truncated
+    line, would otherwise lose a column silently). ``-DOCSTART-`` lines are skipped and blank
+    lines end sentences.
 
     Raises:
-        DataFormatError: a line with fewer than two columns, a tag that is not IOB2, or a file
-            with no sentence at all.
+        DataFormatError: a line with fewer than two columns or with another number of columns
+            than the file's first token line, a tag that is not IOB2, or a file with no sentence
+            at all.
     """
     path = Path(path)
     sentences: list[dict[str, list[str]]] = []
     tokens: list[str] = []
     tags: list[str] = []
+    first_token_line: tuple[int, int] | None = None  # (line number, number of columns)
     for number, line in _numbered_lines(path):
         columns = line.split()
         if not columns:
@@ -146,6 +150,14 @@ def read_conll(path: str | Path) -> list[dict[str, list[str]]]:
         if len(columns) < 2:
             raise DataFormatError(
                 path, f"expected 'TOKEN ... TAG' but found one column {columns[0]!r}", line=number
+            )
+        if first_token_line is None:
+            first_token_line = (number, len(columns))
+        elif len(columns) != first_token_line[1]:
+            raise DataFormatError(
+                path,
+                f"{len(columns)} columns {columns!r}, but line {first_token_line[0]} has {first_token_line[1]}",
+                line=number,
             )
         if not is_iob2_tag(columns[-1]):
             raise DataFormatError(

@@ -208,7 +208,8 @@ def _run_one(run: Run, context: Context) -> dict[str, Any]:
     if run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
     else:
-        transfer_options = TransferOptions(modules=COMBINATIONS[run.method])
+        # The bigram vocabulary covers both languages, so every English bigram row can be copied.
+        transfer_options = TransferOptions(modules=COMBINATIONS[run.method], shared_bigrams=True)
         results = transfer(context.source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
     results["run"] = {**asdict(run), "name": run.name, "wall_seconds": time.perf_counter() - started}
     done.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

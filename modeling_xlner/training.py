@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers import (
     DataCollatorForTokenClassification,
     EarlyStoppingCallback,
@@ -22,6 +23,7 @@ from transformers import (
     set_seed,
 )
 
+from hub_cards.model_card import write_model_card
 from tokenization.tokenization_xlner import XLNerTokenizer
 
 from .configuration_xlner import XLNerConfig
@@ -217,6 +219,33 @@ class XLNerTrainer(Trainer):
     def _get_eval_sampler(self, eval_dataset: datasets.Dataset) -> torch.utils.data.Sampler | None:
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
+    def _get_train_sampler(self, train_dataset: datasets.Dataset | None = None) -> torch.utils.data.Sampler | None:
+        sampler = super()._get_train_sampler(train_dataset)
+        if self.args.world_size > 1 and isinstance(sampler, LengthGroupedSampler) and sampler.generator is None:
+            # Distributed: each process draws the whole permutation and keeps its share of the batches,
+            # so all must draw the same one. The global RNG this sampler uses otherwise drifts apart
+            # between processes (dropout on different batches) and accelerate does not resynchronise
+            # it: from the second epoch on, shares would overlap and some sentences be skipped.
+            return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, self.args.data_seed or self.args.seed)
+        return sampler
+
+
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` drawing its permutation from (seed, epoch): the same in every process, and
+    after resuming from a checkpoint (`Trainer` calls `set_epoch` through accelerate's data loader)."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return super().__iter__()
+
 
 class EpochTimer(TrainerCallback):
     """Wall-clock seconds of each training epoch (evaluation excluded)."""
@@ -376,6 +405,7 @@ def run_training(
             results["boundary_ceiling"]["test"] = ceiling
     results.update(extra_results or {})
     (output_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_model_card(output_dir)  # README.md: the folder is a complete Hub repository
     return results
 
 
@@ -462,7 +492,10 @@ def train(
         "test_file": test_source,
         "dropped_overlapping_entities": stats.n_dropped_overlapping,
     }
-    return run_training(model, tokenizer, train_dataset, validation_dataset, Path(output_dir), options, test_source, extra_results=extra)
+    return run_training(
+        model, tokenizer, train_dataset, validation_dataset, Path(output_dir), options, test_source,
+        validation_name=validation_source, extra_results=extra,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- transfer

@@ -448,3 +448,115 @@ def test_real_japanese_test_round_trips_at_character_level(shared_data):
     for words, example in zip(offsets, examples):
         tags, _ = spans_to_word_tags(words, example["entities"])
         assert word_tags_to_spans(words, tags) == [(e["start"], e["end"], e["type"]) for e in example["entities"]]
+
+
+# --- malformed files (issue 6): every problem is an error naming file and line, or counted --------
+
+
+def test_read_conll_tabs_spaces_and_cr_line_endings(tmp_path):
+    expected = read_conll(write(tmp_path, "spaces.txt", CONLL))
+    tabs = CONLL.replace(" ", "\t")
+    assert read_conll(write(tmp_path, "tabs.txt", tabs)) == expected
+    mixed = CONLL.replace("rejects O", "rejects \t O").replace("EU B-ORG", "EU\tB-ORG   ")
+    assert read_conll(write(tmp_path, "mixed.txt", mixed)) == expected
+    assert read_conll(write(tmp_path, "cr.txt", CONLL.replace("\n", "\r"))) == expected
+
+
+def test_read_conll_whitespace_only_line_ends_a_sentence(tmp_path):
+    sentences = read_conll(write(tmp_path, "a.txt", "EU B-ORG\n \t \nPeter B-PER\n"))
+    assert sentences == [{"tokens": ["EU"], "ner_tags": ["B-ORG"]}, {"tokens": ["Peter"], "ner_tags": ["B-PER"]}]
+
+
+@pytest.mark.parametrize(
+    "content, line, what",
+    [
+        ("EU B-ORG\nNew York B-LOC\n", 2, "3 columns ['New', 'York', 'B-LOC'], but line 1 has 2"),  # token with a space
+        ("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ O\n", 4, "3 columns"),  # a column missing
+        ("EU NNP B-NP B-ORG\n\nPeter B-PER\n", 3, "2 columns ['Peter', 'B-PER'], but line 1 has 4"),
+    ],
+)
+def test_read_conll_inconsistent_column_counts(tmp_path, content, line, what):
+    path = write(tmp_path, "a.txt", content)
+    with pytest.raises(DataFormatError) as error:
+        read_conll(path)
+    assert_names(error, path, f"line {line}", what)
+
+
+@pytest.mark.parametrize(
+    "cut, what", [("Peter Blackb", "'Blackb' is not an IOB2 tag"), ("Peter", "one column"), ("Peter ", "one column")]
+)
+def test_read_conll_truncated_last_line(tmp_path, cut, what):
+    path = write(tmp_path, "a.txt", CONLL.split("Peter")[0] + cut)  # the file ends inside a line
+    with pytest.raises(DataFormatError) as error:
+        read_conll(path)
+    assert_names(error, path, "line 8", what)
+
+
+def test_read_span_jsonl_truncated_file(tmp_path):
+    content = jsonl(RECORDS)
+    path = write(tmp_path, "a.jsonl", content[: content.rindex("}") - 5])  # the last record is cut
+    with pytest.raises(DataFormatError) as error:
+        read_span_json(path)
+    assert_names(error, path, "line 3", "invalid JSON")
+
+
+def test_read_span_json_array_truncated_file(tmp_path):
+    content = json.dumps(RECORDS, ensure_ascii=False, indent=2)
+    path = write(tmp_path, "a.json", content[: len(content) // 2])
+    with pytest.raises(DataFormatError) as error:
+        read_span_json(path)
+    assert_names(error, path, "line", "invalid JSON")
+
+
+def test_read_span_json_tabs_and_crlf_inside_text_are_kept(tmp_path):
+    record = {"text": "東京\tと\r\n大阪", "entities": [{"span": [6, 8], "type": "地名", "name": "大阪"}]}
+    (example,) = read_span_json(write(tmp_path, "a.jsonl", jsonl([record]).replace("\n", "\r\n")))
+    assert example["text"] == "東京\tと\r\n大阪" and example["entities"][0]["name"] == "大阪"
+
+
+def test_read_span_json_duplicate_and_nested_spans_are_counted(tmp_path):
+    record = {
+        "text": "東京都庁と大阪",
+        "entities": [
+            {"span": [0, 2], "type": "地名"},
+            {"span": [0, 2], "type": "地名"},  # exact duplicate
+            {"span": [0, 4], "type": "施設名"},  # contains the first
+            {"span": [5, 7], "type": "地名"},
+        ],
+    }
+    stats = ReadStats()
+    (example,) = read_span_json(write(tmp_path, "a.jsonl", jsonl([record])), stats)
+    assert [(e["start"], e["end"]) for e in example["entities"]] == [(0, 2), (5, 7)]
+    assert stats.dropped_overlapping == [(1, 0, 2, "地名"), (1, 0, 4, "施設名")]
+    assert stats.n_entities + stats.n_dropped_overlapping == 4  # every entity kept or counted
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n\r\n", b"\n\t\n"])
+def test_read_span_json_bom_or_blank_only_is_empty(tmp_path, content):
+    path = write(tmp_path, "a.jsonl", content)
+    with pytest.raises(DataFormatError) as error:
+        read_span_json(path)
+    assert_names(error, path, str(path), "no records")
+
+
+def test_read_conll_bom_only_is_empty(tmp_path):
+    path = write(tmp_path, "a.txt", b"\xef\xbb\xbf\r\n")
+    with pytest.raises(DataFormatError, match="no sentences"):
+        read_conll(path)
+
+
+def test_real_files_nothing_dropped(shared_data):
+    # CoNLL: every token line becomes a token (only -DOCSTART- lines and blank lines are skipped).
+    path = shared_data / "conll2003" / "test.txt"
+    token_lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("-DOCSTART-")]
+    sentences = read_conll(path)
+    assert len(sentences) == 3453
+    assert sum(len(s["tokens"]) for s in sentences) == len(token_lines)
+    # Span JSON: every entity is kept or counted as dropped.
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        path = shared_data / "ner-wikipedia-ja" / name
+        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        stats = ReadStats()
+        examples = read_span_json(path, stats)
+        assert len(examples) == stats.n_records == len(raw)
+        assert stats.n_entities + stats.n_dropped_overlapping == sum(len(r["entities"]) for r in raw)

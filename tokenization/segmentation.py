@@ -31,13 +31,51 @@ class Word(NamedTuple):
     reading: str | None = None
 
 
+def _attaches(character: str) -> bool:
+    """Whether `character` is normalised together with the one before it (see `normalize_with_offsets`)."""
+    return bool(
+        unicodedata.combining(character)
+        or character in _HALF_WIDTH_VOICING
+        or unicodedata.category(character) in _ATTACHED_MARK_CATEGORIES
+    )
+
+
+# Characters that `normalize_with_offsets` maps to themselves, one for one, wherever they stand: visible,
+# not attached to the character before, and their own NFKC form. Learnt as texts come, so that the
+# common case (text already normalised, as most Japanese text is) skips the per-character loop.
+_PLAIN_CHARACTERS: set[str] = set()
+_OTHER_CHARACTERS: set[str] = set()
+
+
+def _is_plain(text: str) -> bool:
+    """Whether every character of `text` is plain, so that normalisation leaves `text` as it is."""
+    characters = set(text)
+    if characters <= _PLAIN_CHARACTERS:
+        return True
+    if len(_PLAIN_CHARACTERS) + len(_OTHER_CHARACTERS) > 50_000:  # bounded, even for adversarial input
+        _PLAIN_CHARACTERS.clear()
+        _OTHER_CHARACTERS.clear()
+    for character in characters - _PLAIN_CHARACTERS:
+        if character in _OTHER_CHARACTERS:
+            return False
+        if (
+            _attaches(character)
+            or unicodedata.category(character) in _INVISIBLE_CATEGORIES
+            or unicodedata.normalize("NFKC", character) != character
+        ):
+            _OTHER_CHARACTERS.add(character)
+            return False
+        _PLAIN_CHARACTERS.add(character)
+    return True
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     """NFKC-normalise `text`, returning for every normalised character its [start, end) in `text`.
 
     Control and format characters become spaces. A base character and the combining marks
     after it are normalised together (so they can compose) and share one original span.
     """
-    if text.isascii() and text.isprintable():
+    if text.isascii() and text.isprintable() or _is_plain(text):
         return text, list(range(len(text))), list(range(1, len(text) + 1))
     characters: list[str] = []
     starts: list[int] = []
@@ -45,11 +83,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     i, n = 0, len(text)
     while i < n:
         j = i + 1
-        while j < n and (
-            unicodedata.combining(text[j])
-            or text[j] in _HALF_WIDTH_VOICING
-            or unicodedata.category(text[j]) in _ATTACHED_MARK_CATEGORIES
-        ):
+        while j < n and _attaches(text[j]):
             j += 1
         chunk = "".join(" " if unicodedata.category(c) in _INVISIBLE_CATEGORIES else c for c in text[i:j])
         for character in unicodedata.normalize("NFKC", chunk):
@@ -116,17 +150,22 @@ class JapaneseSegmenter:
             self._tagger = fugashi.Tagger()
         return self._tagger
 
-    def segment(self, text: str) -> list[Word]:
-        """Words of raw Japanese text, with offsets into `text` and UniDic kana readings."""
+    def segment(self, text: str, readings: bool = True) -> list[Word]:
+        """Words of raw Japanese text, with offsets into `text` and UniDic kana readings.
+
+        `readings=False` leaves every reading None and skips parsing UniDic's features, which
+        costs more than the segmentation itself; surfaces and offsets are the same.
+        """
         normalized, starts, ends = normalize_with_offsets(text)
         pieces = []
         position = 0
+        find = normalized.find
         for node in self.tagger(normalized):
             surface = node.surface
-            position = normalized.find(surface, position)  # skips the whitespace MeCab dropped
+            position = find(surface, position)  # skips the whitespace MeCab dropped
             if position < 0:  # never expected from MeCab; refuse rather than guess offsets
                 raise RuntimeError(f"MeCab returned {surface!r}, which is not in the text {normalized!r}")
-            kana = node.feature.kana if hasattr(node.feature, "kana") else None
+            kana = getattr(node.feature, "kana", None) if readings else None
             pieces.append((surface, position, position + len(surface), kana if kana and kana != "*" else None))
             position += len(surface)
         return _words_from_normalized(pieces, starts, ends)

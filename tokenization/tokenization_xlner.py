@@ -9,7 +9,10 @@ One "token" is one word. For each word the tokenizer gives:
 - `offset_mapping`: its [start, end) in the ORIGINAL input string, whatever normalisation did.
 """
 
+import array
+import itertools
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -257,6 +260,8 @@ class XLNerTokenizer(PreTrainedTokenizer):
         if not is_split_into_words:
             if not isinstance(text, str):
                 raise TypeError(f"expected a string, got {type(text).__name__}; pass is_split_into_words=True for word lists")
+            if self.language == "ja" and self.romaji_source != "reading":
+                return self.segmenter.segment(text, readings=False)  # readings unused: skip parsing them
             return self.split_words(text)
         words, position = [], 0
         for index, surface in enumerate(text):
@@ -419,7 +424,39 @@ class XLNerTokenizer(PreTrainedTokenizer):
             batch["attention_mask"] = [[1] * n + [0] * (width - n) for n, width in zip(lengths, padded_lengths)]
         if not batched:
             batch = {key: value[0] for key, value in batch.items()}
+        if return_tensors is not None and getattr(return_tensors, "value", return_tensors) == "pt":
+            # transformers builds tensors from nested lists one element at a time, after flattening
+            # them to check for emptiness: with the (batch, words, bigrams) arrays that was the
+            # slowest step of inference. Rectangular integer arrays go to torch in one copy instead.
+            batch = {key: _int64_tensor(value) for key, value in batch.items()}
         return BatchEncoding(batch, tensor_type=return_tensors)
+
+
+def _int64_tensor(value):
+    """A rectangular nested list of ints as an int64 tensor, as `torch.tensor(value)` makes it, only
+    faster; anything else (ragged, floats, bools, strings) is returned as it is, for transformers."""
+    shape, probe = [], value
+    while isinstance(probe, (list, tuple)):
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = probe[0]
+    if not shape or isinstance(probe, bool) or not (isinstance(probe, int) or not shape[-1]):
+        return value
+    flat = value
+    for _ in range(len(shape) - 1):
+        flat = itertools.chain.from_iterable(flat)
+    try:
+        data = array.array("q", flat)
+    except (TypeError, OverflowError):
+        return value
+    if len(data) != math.prod(shape):
+        return value
+    import torch
+
+    if not data:
+        return torch.zeros(shape, dtype=torch.int64)
+    return torch.frombuffer(data, dtype=torch.int64).view(shape)
 
 
 def _as_python(value):
