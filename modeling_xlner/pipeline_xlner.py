@@ -16,7 +16,7 @@ import re
 import threading
 import types
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import torch
 from transformers import TokenClassificationPipeline
@@ -247,6 +247,8 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
             raise TypeError("the pipeline got None; expected a string, a list of strings or an iterable of strings")
         if isinstance(inputs, (bytes, bytearray)):
             raise TypeError("the pipeline got bytes; decode them to a string first")
+        if isinstance(inputs, Mapping):
+            raise TypeError("the pipeline got a mapping; pass its text (or a list of texts) instead")
         if isinstance(inputs, (Iterable, types.GeneratorType)) or hasattr(inputs, "__getitem__"):
             return self._stream(inputs, **options)
         raise TypeError(f"the pipeline expects a string or an iterable of strings, got {type(inputs).__name__}")

@@ -51,6 +51,10 @@ def add_predict_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         help="texts longer than this are cut at sentence boundaries (default: the pipeline's, 1000)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--num-workers", type=int, choices=[0, 1], default=1,
+        help="1: tokenize the next batch in a background thread while the model runs (same output)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr for --input")
     parser.set_defaults(run=predict_command)
     return parser
@@ -148,7 +152,9 @@ def predict_command(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     extra = {} if args.max_chunk_chars is None else {"max_chunk_chars": args.max_chunk_chars}
-    pipe = load_pipeline(args.model, batch_size=args.batch_size, chunk_size=args.chunk_size, **extra)
+    pipe = load_pipeline(
+        args.model, batch_size=args.batch_size, chunk_size=args.chunk_size, num_workers=args.num_workers, **extra
+    )
 
     input_handle = None
     progress = None

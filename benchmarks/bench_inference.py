@@ -1,0 +1,296 @@
+"""Inference speed of an XLNer model against GiNZA and a BERT-base stand-in, on the Stockmark test texts.
+
+Command (the lead's numbers come from a fully trained Japanese model; run from the repository root):
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_inference.py --model runs/ja --threads 1 \
+        --flat-memory-check 100000
+
+Measured in one process, every system at the same torch thread count (`--threads`, default 1; the
+OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or torch is imported):
+
+  (a) forward    our model's forward alone, batches of `--batch-size` (64) texts sorted by word count,
+                 inputs tokenized and padded beforehand;
+  (b) tokenizer  our tokenizer alone (`tokenizer(texts, return_offsets_mapping=True)`), with warm caches
+                 (steady state) and cold ones (a freshly loaded tokenizer: every word type new);
+  (c) pipeline   `pipeline("token-classification", model=DIR, trust_remote_code=True,
+                 aggregation_strategy="simple")` on the raw texts, batch size `--batch-size`; once
+                 tokenizing in the calling thread (num_workers=0, the default) and once in a background
+                 thread while the model runs (num_workers=1, what `xlner predict` does);
+  GiNZA          ja_ginza (from PyPI) with only the components its NER needs (tok2vec + ner; parser,
+                 morphologizer, compound_splitter and bunsetu_recognizer excluded), `nlp.pipe`;
+  BERT-base      a randomly initialised BertForTokenClassification of BERT-base size (12 layers, 768
+                 hidden, 32,768 vocabulary) fed one token per character plus [CLS] and [SEP], as a
+                 character-level Japanese BERT sees these texts; forward only, batches sorted by length,
+                 on an evenly spaced subset of `--bert-sentences` texts (it is ~100x slower).
+
+Each rate is sentences per second over the whole set, the fastest of `--repeats` runs after a warm-up.
+With `--flat-memory-check N` the pipeline then streams N texts (the test texts repeated) and the
+resident set size is sampled every `--rss-every` texts: the table shows it stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner-wikipedia-ja" / "test.jsonl"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a saved XLNer model directory (Japanese)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSON lines with a 'text' field")
+    parser.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads for every system")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (the fastest counts)")
+    parser.add_argument("--bert-sentences", type=int, default=64, help="texts timed for the BERT-base stand-in")
+    parser.add_argument("--skip-ginza", action="store_true")
+    parser.add_argument("--skip-bert", action="store_true")
+    parser.add_argument("--flat-memory-check", type=int, default=0, metavar="N", help="stream N texts, sampling RSS")
+    parser.add_argument("--rss-every", type=int, default=5000, metavar="K", help="sample RSS every K texts")
+    parser.add_argument("--json", help="also write the results to this file")
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+if ARGS is not None:
+    # Before numpy / torch / thinc are imported, so that every library sees the same thread count.
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(ARGS.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def best_rate(run, n_sentences: int, repeats: int, warmup: bool = True) -> float:
+    """Sentences per second of the fastest of `repeats` calls of `run()`."""
+    if warmup:
+        run()
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return n_sentences / min(times)
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+# ---------------------------------------------------------------------------------- systems
+
+
+def bench_ours(args, texts: list[str]) -> tuple[dict, object]:
+    from transformers import AutoTokenizer, pipeline
+
+    ner = pipeline(
+        "token-classification", model=args.model, trust_remote_code=True, aggregation_strategy="simple", device=-1
+    )
+    tokenizer, model = ner.tokenizer, ner.model.eval()
+    n = len(texts)
+    results = {}
+
+    # (b) tokenizer: warm caches, then cold ones (a fresh tokenizer per run; MeCab and kakasi started first).
+    results["tokenizer"] = best_rate(lambda: tokenizer(texts, return_offsets_mapping=True), n, args.repeats)
+    cold_times = []
+    for _ in range(args.repeats):
+        fresh = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
+        fresh("東京タワー")  # loads the dictionaries; its few word types barely warm the caches
+        start = time.perf_counter()
+        fresh(texts, return_offsets_mapping=True)
+        cold_times.append(time.perf_counter() - start)
+    results["tokenizer_cold"] = n / min(cold_times)
+
+    # (a) forward alone, batches sorted by word count as the pipeline makes them.
+    encoding = tokenizer(texts, return_offsets_mapping=True)
+    lengths = [len(ids) for ids in encoding["input_ids"]]
+    batches = [
+        tokenizer.pad(
+            [{key: encoding[key][i] for key in ("input_ids", "char_ids", "shape_ids")} for i in batch],
+            return_tensors="pt",
+        )
+        for batch in length_batches(lengths, args.batch_size)
+    ]
+
+    def forward():
+        with torch.inference_mode():
+            for batch in batches:
+                model(**batch)
+
+    results["forward"] = best_rate(forward, n, args.repeats)
+    results["words_per_sentence"] = sum(lengths) / n
+
+    # (c) the whole pipeline on raw text: tokenizing in the calling thread, then in a background one.
+    results["pipeline"] = best_rate(lambda: ner(texts, batch_size=args.batch_size), n, args.repeats)
+    results["pipeline_worker"] = best_rate(
+        lambda: ner(texts, batch_size=args.batch_size, num_workers=1), n, args.repeats
+    )
+    return results, ner
+
+
+def bench_ginza(args, texts: list[str]) -> dict:
+    import spacy
+
+    spacy.require_cpu()
+    excluded = ["parser", "morphologizer", "compound_splitter", "bunsetu_recognizer", "attribute_ruler"]
+    nlp = spacy.load("ja_ginza", exclude=excluded)
+    sample = list(nlp.pipe(texts[:32]))
+    n_entities = sum(len(doc.ents) for doc in sample)
+    rate = best_rate(lambda: list(nlp.pipe(texts, batch_size=args.batch_size)), len(texts), args.repeats)
+    return {"pipeline": rate, "components": list(nlp.pipe_names), "entities_in_first_32": n_entities}
+
+
+def bench_bert(args, texts: list[str], num_labels: int) -> dict:
+    from transformers import BertConfig, BertForTokenClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=32768, num_labels=num_labels)  # BERT-base: 12 x 768, 12 heads, 3072
+    model = BertForTokenClassification(config).eval()
+    step = max(1, len(texts) // max(1, args.bert_sentences))
+    subset = texts[::step][: args.bert_sentences]
+    lengths = [len(text) + 2 for text in subset]  # one token per character, plus [CLS] and [SEP]
+    generator = torch.Generator().manual_seed(0)
+    batches = []
+    for batch in length_batches(lengths, args.batch_size):
+        width = max(lengths[i] for i in batch)
+        ids = torch.randint(5, config.vocab_size, (len(batch), width), generator=generator)
+        mask = torch.zeros(len(batch), width, dtype=torch.long)
+        for row, i in enumerate(batch):
+            mask[row, : lengths[i]] = 1
+        batches.append({"input_ids": ids * mask, "attention_mask": mask})
+
+    def forward():
+        with torch.inference_mode():
+            for batch in batches:
+                model(**batch)
+
+    rate = best_rate(forward, len(subset), max(1, min(args.repeats, 2)))
+    parameters = sum(p.numel() for p in model.parameters())
+    return {"forward": rate, "sentences": len(subset), "chars_per_sentence": sum(lengths) / len(subset), "parameters": parameters}
+
+
+def flat_memory_check(ner, texts: list[str], total: int, every: int, batch_size: int) -> dict:
+    def stream():
+        for i in range(total):
+            yield texts[i % len(texts)]
+
+    gc.collect()
+    try:  # reset the kernel's peak-RSS counter (VmHWM), so that the peak is this check's own
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+    samples = [(0, rss_mib())]
+    start = time.perf_counter()
+    n_entities = 0
+    for done, entities in enumerate(ner(stream(), batch_size=batch_size), start=1):
+        n_entities += len(entities)
+        if done % every == 0 or done == total:
+            samples.append((done, rss_mib()))
+    seconds = time.perf_counter() - start
+    return {"texts": total, "seconds": seconds, "rate": total / seconds, "samples": samples, "peak_rss_mib": peak_rss_mib(), "entities": n_entities}
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def main(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    with open(args.data, encoding="utf-8") as handle:
+        texts = [json.loads(line)["text"] for line in handle if line.strip()]
+    n = len(texts)
+    print(f"{n} texts from {args.data}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+          f"{os.cpu_count()} CPU(s) visible; batch size {args.batch_size}; fastest of {args.repeats} runs", flush=True)  # fmt: skip
+
+    load_before = os.getloadavg()
+    ours, ner = bench_ours(args, texts)
+    print(f"ours done: {json.dumps({k: round(v, 1) for k, v in ours.items()})}", file=sys.stderr, flush=True)
+    # Before the peers are loaded, so that the RSS is our pipeline's alone.
+    memory = None
+    if args.flat_memory_check:
+        memory = flat_memory_check(ner, texts, args.flat_memory_check, args.rss_every, args.batch_size)
+    ginza = None if args.skip_ginza else bench_ginza(args, texts)
+    if ginza:
+        print(f"GiNZA done: {ginza['pipeline']:.1f}/s", file=sys.stderr, flush=True)
+    bert = None if args.skip_bert else bench_bert(args, texts, ner.model.config.num_labels)
+    if bert:
+        print(f"BERT done: {bert['forward']:.2f}/s", file=sys.stderr, flush=True)
+
+    rows = [
+        ("(a) XLNer forward only, batch %d" % args.batch_size, ours["forward"]),
+        ("(b) XLNer tokenizer only, warm caches", ours["tokenizer"]),
+        ("(b) XLNer tokenizer only, cold caches", ours["tokenizer_cold"]),
+        ("(c) XLNer whole pipeline, raw text", ours["pipeline"]),
+        ("(c) ... tokenizing in a background thread", ours["pipeline_worker"]),
+    ]
+    if ginza:
+        rows.append(("GiNZA NER only (%s)" % "+".join(ginza["components"]), ginza["pipeline"]))
+    if bert:
+        rows.append(("BERT-base stand-in, forward only (%d texts)" % bert["sentences"], bert["forward"]))
+    width = max(len(name) for name, _ in rows)
+    print()
+    print(f"{'system':<{width}}  sentences/s")
+    print(f"{'-' * width}  -----------")
+    for name, rate in rows:
+        print(f"{name:<{width}}  {rate:>11.1f}")
+    print()
+    print(f"torch threads: {args.threads} (same for every system; OMP/MKL/OpenBLAS threads = {args.threads})")
+    load_after = os.getloadavg()
+    print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPU(s)"
+          " (other processes' load slows every rate)")  # fmt: skip
+    print(f"words per sentence (ours): {ours['words_per_sentence']:.1f}")
+    if ginza:
+        print(f"ratio pipeline ours/GiNZA:  {ours['pipeline'] / ginza['pipeline']:8.1f}x"
+              f"  (background tokenizing: {ours['pipeline_worker'] / ginza['pipeline']:.1f}x)")
+    if bert:
+        print(f"ratio pipeline ours/BERT:   {ours['pipeline'] / bert['forward']:8.1f}x"
+              f"  (background tokenizing: {ours['pipeline_worker'] / bert['forward']:.1f}x)")
+        print(f"ratio forward  ours/BERT:   {ours['forward'] / bert['forward']:8.1f}x")
+
+    if memory:
+        samples = memory["samples"]
+        after_first = next((rss for done, rss in samples if done >= min(args.rss_every, args.flat_memory_check)), samples[-1][1])
+        rss_values = [rss for done, rss in samples[1:]]
+        print()
+        print(f"flat-memory check: {memory['texts']} texts streamed through the pipeline in "
+              f"{memory['seconds']:.0f} s ({memory['rate']:.0f}/s)")  # fmt: skip
+        print("  texts done   RSS MiB")
+        for done, rss in samples:
+            print(f"  {done:>10}  {rss:8.1f}")
+        print(f"  RSS after first sample {after_first:.1f} MiB, at the end {samples[-1][1]:.1f} MiB, "
+              f"max of samples {max(rss_values):.1f} MiB (median {statistics.median(rss_values):.1f}); "
+              f"process peak RSS (VmHWM) {memory['peak_rss_mib']:.1f} MiB")  # fmt: skip
+
+    report = {"threads": args.threads, "texts": n, "ours": ours, "ginza": ginza, "bert": bert, "memory": memory}
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=1, ensure_ascii=False)
+    return report
+
+
+if __name__ == "__main__":
+    main(ARGS)
