@@ -1,9 +1,13 @@
 """Inference speed of an XLNer model against GiNZA and a BERT-base stand-in, on the Stockmark test texts.
 
-Command (the lead's numbers come from a fully trained Japanese model; run from the repository root):
+Command, from the repository root, with DIR a saved Japanese model (e.g. `xlner train --lang ja ...
+--output-dir DIR`); the GiNZA peer needs `pip install ja-ginza ginza` (the `bench` extra):
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_inference.py --model runs/ja --threads 1 \
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_inference.py --model DIR --threads 1 \
         --flat-memory-check 100000
+
+It prints a table of sentences per second, the ratios to the peers, the thread count and the load
+average (on a shared machine other processes slow every rate; compare rates from one run only).
 
 Measured in one process, every system at the same torch thread count (`--threads`, default 1; the
 OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or torch is imported):
@@ -21,7 +25,7 @@ OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or tor
   BERT-base      a randomly initialised BertForTokenClassification of BERT-base size (12 layers, 768
                  hidden, 32,768 vocabulary) fed one token per character plus [CLS] and [SEP], as a
                  character-level Japanese BERT sees these texts; forward only, batches sorted by length,
-                 on an evenly spaced subset of `--bert-sentences` texts (it is ~100x slower).
+                 on an evenly spaced subset of `--bert-sentences` texts (it is some 400 times slower).
 
 Each rate is sentences per second over the whole set, the fastest of `--repeats` runs after a warm-up.
 With `--flat-memory-check N` the pipeline then streams N texts (the test texts repeated) and the

@@ -47,6 +47,9 @@ class XLNerConfig(PreTrainedConfig):
         max_bigrams_per_word (`int`, *optional*, defaults to 24):
             Longest bigram sequence the tokenizer produces for one word (longer words keep their
             first and last bigrams).
+        constrained_decoding (`bool`, *optional*, defaults to `True`):
+            Whether `XLNerForTokenClassification.decode` finds the best tag sequence under the BIO
+            constraint (Viterbi; an `I-X` only after `B-X` or `I-X`) instead of each word's argmax.
         language (`str`, *optional*, defaults to `"en"`):
             Language of the training data (`"en"` or `"ja"`).
         transferred_from (`dict`, *optional*):
@@ -81,6 +84,7 @@ class XLNerConfig(PreTrainedConfig):
     dropout: float | int = 0.5
     word_dropout: float | int = 0.05
     max_bigrams_per_word: int = 24
+    constrained_decoding: bool = True
     language: str = "en"
     transferred_from: dict | None = None
     initializer_range: float = 0.1

@@ -324,8 +324,48 @@ class XLNerModel(XLNerPreTrainedModel):
         return BaseModelOutput(last_hidden_state=contextual, hidden_states=hidden_states)
 
 
+def bio_transition_scores(id2label: dict[int, str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Additive scores (0 or -inf) that forbid `I-X` except after `B-X` or `I-X`, and at the start."""
+    labels = [id2label[index] for index in range(len(id2label))]
+    inside = torch.tensor([label.startswith("I-") for label in labels])
+    same_type = torch.tensor([[a[2:] == b[2:] and a != "O" for b in labels] for a in labels])
+    transitions = torch.where(inside[None, :] & ~same_type, float("-inf"), 0.0)
+    start = torch.where(inside, float("-inf"), 0.0)
+    return transitions, start
+
+
+def viterbi_decode(
+    log_probs: torch.Tensor, attention_mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+) -> list[list[int]]:
+    """Best label path per sentence (batch-vectorised Viterbi); one list of label ids per row, cut to its length."""
+    batch_size, num_words, _ = log_probs.shape
+    lengths = attention_mask.sum(dim=-1).tolist()
+    score = log_probs[:, 0] + start
+    backpointers = []
+    for position in range(1, num_words):
+        best, pointer = (score[:, :, None] + transitions).max(dim=1)
+        active = attention_mask[:, position, None].bool()
+        score = torch.where(active, best + log_probs[:, position], score)
+        backpointers.append(pointer)
+    paths = []
+    for row in range(batch_size):
+        length = int(lengths[row])
+        if length == 0:
+            paths.append([])
+            continue
+        path = [int(score[row].argmax())]
+        for pointer in reversed(backpointers[: length - 1]):
+            path.append(int(pointer[row, path[-1]]))
+        paths.append(path[::-1])
+    return paths
+
+
 class XLNerForTokenClassification(XLNerPreTrainedModel):
-    """XLNer with the **head**: a linear layer that scores every label (BIO) for each word."""
+    """XLNer with the **head**: a linear layer that scores every label (BIO) for each word.
+
+    `decode` turns the scores into tags: by default the best sequence under the BIO constraint
+    (no `I-X` without a `B-X` or `I-X` before it), since the head scores each word on its own.
+    """
 
     def __init__(self, config: XLNerConfig):
         super().__init__(config)
@@ -369,5 +409,27 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
             return ((loss,) + output) if loss is not None else output
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
+    @torch.no_grad()
+    def decode(self, logits: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[list[int]]:
+        """Label ids per sentence from `logits` `(batch, words, labels)`, each list cut to its sentence's length.
 
-__all__ = ["XLNerPreTrainedModel", "XLNerModel", "XLNerForTokenClassification"]
+        With `config.constrained_decoding` (the default), the Viterbi path under the BIO constraint
+        over log-softmax scores; otherwise the argmax of each word.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones(logits.shape[:2], dtype=torch.long, device=logits.device)
+        if not self.config.constrained_decoding:
+            lengths = attention_mask.sum(dim=-1).tolist()
+            return [row[: int(n)] for row, n in zip(logits.argmax(dim=-1).tolist(), lengths)]
+        transitions, start = bio_transition_scores(self.config.id2label)
+        log_probs = logits.float().log_softmax(dim=-1)
+        return viterbi_decode(log_probs, attention_mask, transitions.to(logits.device), start.to(logits.device))
+
+
+__all__ = [
+    "XLNerPreTrainedModel",
+    "XLNerModel",
+    "XLNerForTokenClassification",
+    "bio_transition_scores",
+    "viterbi_decode",
+]

@@ -21,9 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import torch
 from transformers import TokenClassificationPipeline
 from transformers.pipelines.token_classification import AggregationStrategy
-from transformers.utils import logging
-
-logger = logging.get_logger(__name__)
 
 # Texts per forward pass when the caller gives no `batch_size` (transformers' default, 1, would
 # make a bi-LSTM on CPU several times slower for nothing).
@@ -130,6 +127,10 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
     is one sentence — and the offsets of its entities are shifted back into the original text, so
     an entity never spans two pieces. Texts up to `max_chunk_chars` are tagged whole, exactly as
     `model(**tokenizer(text))` tags them.
+
+    Ask for the task by its name, `"token-classification"` (or give no task: the saved config names
+    this pipeline as its only one); transformers resolves the alias `"ner"` to its generic pipeline,
+    which cannot give offsets with a word-level tokenizer.
 
     Keyword arguments (at construction or per call): `aggregation_strategy`, `ignore_labels`
     (default `["O"]`), `batch_size`, `num_workers`, `chunk_size`, `max_chunk_chars`. Pre-split input

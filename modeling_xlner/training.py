@@ -147,11 +147,21 @@ def split_ceiling(split: EncodedSplit, dataset: datasets.Dataset) -> dict[str, f
 
 
 class SpanScorer:
-    """Turns per-word label ids into the span-level metric of one split."""
+    """Turns per-word label ids into the span-level metric of one split.
 
-    def __init__(self, split: EncodedSplit, id2label: dict[int, str]):
+    `decode` (the model's `decode`) turns logits into label ids in `compute_metrics`, so that the
+    Trainer's validation scores use the same decoding as `xlner evaluate` and the pipeline.
+    """
+
+    def __init__(
+        self,
+        split: EncodedSplit,
+        id2label: dict[int, str],
+        decode: Callable[[torch.Tensor, torch.Tensor], list[list[int]]] | None = None,
+    ):
         self.split = split
         self.id2label = id2label
+        self.decode = decode
         self.metric = load_span_metric()
 
     def tags(self, label_ids_per_example: Sequence[Sequence[int]]) -> list[list[str]]:
@@ -170,9 +180,14 @@ class SpanScorer:
 
     def compute_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
         """`Trainer` hook: logits are padded across batches, so cut each row to its word count."""
-        best = np.argmax(prediction.predictions, axis=-1)
-        lengths = [len(offsets) for offsets in self.split.offsets]
-        scores = self.score([row[:n] for row, n in zip(best, lengths)])
+        logits = torch.from_numpy(np.asarray(prediction.predictions, dtype=np.float32))
+        lengths = torch.tensor([len(offsets) for offsets in self.split.offsets])
+        mask = (torch.arange(logits.shape[1])[None, :] < lengths[:, None]).long()
+        if self.decode is not None:
+            label_ids = self.decode(logits, mask)
+        else:
+            label_ids = [row[:n] for row, n in zip(logits.argmax(dim=-1).tolist(), lengths.tolist())]
+        scores = self.score(label_ids)
         return {key: scores[key] for key in ("precision", "recall", "f1", "n_gold", "n_pred")}
 
 
@@ -180,7 +195,7 @@ class SpanScorer:
 def predict_label_ids(
     model: XLNerForTokenClassification, tokenizer: XLNerTokenizer, features: datasets.Dataset, batch_size: int = 128
 ) -> list[list[int]]:
-    """Argmax label ids per word, batching sentences of similar length together."""
+    """Label ids per word (the model's `decode`), batching sentences of similar length together."""
     model.eval()
     lengths = list(features["length"])
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
@@ -189,9 +204,9 @@ def predict_label_ids(
     for begin in range(0, len(order), batch_size):
         chunk = order[begin : begin + batch_size]
         batch = tokenizer.pad([{key: columns[key][i] for key in columns} for i in chunk], return_tensors="pt")
-        best = model(**batch.to(model.device)).logits.argmax(dim=-1).tolist()
-        for row, i in zip(best, chunk):
-            predictions[i] = row[: lengths[i]]
+        batch = batch.to(model.device)
+        for row, i in zip(model.decode(model(**batch).logits, batch["attention_mask"]), chunk):
+            predictions[i] = row
     return predictions
 
 
@@ -308,7 +323,7 @@ def run_training(
     label2id = model.config.label2id
     train_split = encode_split(train_dataset, tokenizer, label2id, "train")
     validation_split = encode_split(validation_dataset, tokenizer, label2id, validation_name)
-    scorer = SpanScorer(validation_split, model.config.id2label)
+    scorer = SpanScorer(validation_split, model.config.id2label, decode=model.decode)
     timer = EpochTimer()
     callbacks: list[TrainerCallback] = [timer, *extra_callbacks]
     if options.patience:

@@ -133,6 +133,19 @@ def test_padding_does_not_change_logits(language):
         torch.testing.assert_close(model(**wide).logits[:, : batched.shape[1]], batched, rtol=1e-5, atol=1e-6)
 
 
+def test_decode_follows_the_bio_constraint():
+    config = XLNerConfig(id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}, word_vocab_size=4, bigram_vocab_size=4)
+    model = XLNerForTokenClassification(config)
+    # Per word, the argmax would read "I-PER I-PER O B-LOC I-PER": two invalid I- starts.
+    scores = torch.tensor([[0.0, 1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0, 0.0],
+                           [0.0, 0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 1.5, 0.0, 1.0]])  # fmt: skip
+    logits = torch.stack([scores, scores])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    assert model.decode(logits, mask) == [[1, 2, 0, 3, 4], [1, 2]]
+    model.config.constrained_decoding = False
+    assert model.decode(logits, mask) == [[2, 2, 0, 3, 2], [2, 2]]
+
+
 def test_shape_ids_required_when_shapes_are_used(en_model):
     model, tokenizer = en_model
     batch = tokenizer(TEXTS["en"][:1], return_tensors="pt")

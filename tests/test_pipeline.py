@@ -115,6 +115,12 @@ def test_pipeline_class_is_ours(ner_ja):
     assert type(ner_ja).__module__.startswith("transformers_modules")
 
 
+def test_task_is_inferred_from_the_config():
+    ner = pipeline(model=random_model_dir("ja"), trust_remote_code=True, aggregation_strategy="simple")
+    assert type(ner).__name__ == "XLNerTokenClassificationPipeline"
+    check_entities(JA_TEXTS[0], ner(JA_TEXTS[0]))
+
+
 def test_fresh_process_without_the_package(tmp_path):
     """A saved folder runs in a new interpreter where `modeling_xlner` / `tokenization` cannot be imported."""
     script = textwrap.dedent(
