@@ -27,7 +27,9 @@ OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or tor
                  character-level Japanese BERT sees these texts; forward only, batches sorted by length,
                  on an evenly spaced subset of `--bert-sentences` texts (it is some 400 times slower).
 
-Each rate is sentences per second over the whole set, the fastest of `--repeats` runs after a warm-up.
+Each rate is sentences per second over the whole set, the fastest of `--repeats` rounds after a warm-up;
+in each round every measurement runs once, one after the other, so that changes in the machine's load
+during the run do not favour one system.
 With `--flat-memory-check N` the pipeline then streams N texts (the test texts repeated) and the
 resident set size is sampled every `--rss-every` texts: the table shows it stays flat.
 """
@@ -87,17 +89,12 @@ def peak_rss_mib() -> float:
     return float("nan")
 
 
-def best_rate(run, n_sentences: int, repeats: int, warmup: bool = True) -> float:
-    """Sentences per second of the fastest of `repeats` calls of `run()`."""
-    if warmup:
-        run()
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return n_sentences / min(times)
+def timed(run) -> float:
+    """Seconds one call of `run()` takes."""
+    gc.collect()
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -106,9 +103,12 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------------------------- systems
+# Each `setup_*` loads a system and returns {measurement: (number of sentences, run)}, where `run()`
+# returns the seconds its timed part took. `main` runs all of them round-robin, so that a change in the
+# machine's load during the run affects every system alike, and keeps each one's fastest round.
 
 
-def bench_ours(args, texts: list[str]) -> tuple[dict, object]:
+def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict]:
     from transformers import AutoTokenizer, pipeline
 
     ner = pipeline(
@@ -116,20 +116,13 @@ def bench_ours(args, texts: list[str]) -> tuple[dict, object]:
     )
     tokenizer, model = ner.tokenizer, ner.model.eval()
     n = len(texts)
-    results = {}
 
-    # (b) tokenizer: warm caches, then cold ones (a fresh tokenizer per run; MeCab and kakasi started first).
-    results["tokenizer"] = best_rate(lambda: tokenizer(texts, return_offsets_mapping=True), n, args.repeats)
-    cold_times = []
-    for _ in range(args.repeats):
+    def cold_tokenizer() -> float:
         fresh = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
         fresh("東京タワー")  # loads the dictionaries; its few word types barely warm the caches
-        start = time.perf_counter()
-        fresh(texts, return_offsets_mapping=True)
-        cold_times.append(time.perf_counter() - start)
-    results["tokenizer_cold"] = n / min(cold_times)
+        return timed(lambda: fresh(texts, return_offsets_mapping=True))
 
-    # (a) forward alone, batches sorted by word count as the pipeline makes them.
+    # (a) forward alone, on batches sorted by word count, tokenized and padded beforehand.
     encoding = tokenizer(texts, return_offsets_mapping=True)
     lengths = [len(ids) for ids in encoding["input_ids"]]
     batches = [
@@ -145,30 +138,28 @@ def bench_ours(args, texts: list[str]) -> tuple[dict, object]:
             for batch in batches:
                 model(**batch)
 
-    results["forward"] = best_rate(forward, n, args.repeats)
-    results["words_per_sentence"] = sum(lengths) / n
+    runs = {
+        "forward": (n, lambda: timed(forward)),
+        "tokenizer": (n, lambda: timed(lambda: tokenizer(texts, return_offsets_mapping=True))),
+        "tokenizer_cold": (n, cold_tokenizer),
+        "pipeline": (n, lambda: timed(lambda: ner(texts, batch_size=args.batch_size))),
+        "pipeline_worker": (n, lambda: timed(lambda: ner(texts, batch_size=args.batch_size, num_workers=1))),
+    }
+    return runs, ner, {"words_per_sentence": sum(lengths) / n}
 
-    # (c) the whole pipeline on raw text: tokenizing in the calling thread, then in a background one.
-    results["pipeline"] = best_rate(lambda: ner(texts, batch_size=args.batch_size), n, args.repeats)
-    results["pipeline_worker"] = best_rate(
-        lambda: ner(texts, batch_size=args.batch_size, num_workers=1), n, args.repeats
-    )
-    return results, ner
 
-
-def bench_ginza(args, texts: list[str]) -> dict:
+def setup_ginza(args, texts: list[str]) -> tuple[dict, dict]:
     import spacy
 
     spacy.require_cpu()
     excluded = ["parser", "morphologizer", "compound_splitter", "bunsetu_recognizer", "attribute_ruler"]
     nlp = spacy.load("ja_ginza", exclude=excluded)
-    sample = list(nlp.pipe(texts[:32]))
-    n_entities = sum(len(doc.ents) for doc in sample)
-    rate = best_rate(lambda: list(nlp.pipe(texts, batch_size=args.batch_size)), len(texts), args.repeats)
-    return {"pipeline": rate, "components": list(nlp.pipe_names), "entities_in_first_32": n_entities}
+    n_entities = sum(len(doc.ents) for doc in nlp.pipe(texts[:32]))
+    runs = {"ginza": (len(texts), lambda: timed(lambda: list(nlp.pipe(texts, batch_size=args.batch_size))))}
+    return runs, {"components": list(nlp.pipe_names), "entities_in_first_32": n_entities}
 
 
-def bench_bert(args, texts: list[str], num_labels: int) -> dict:
+def setup_bert(args, texts: list[str], num_labels: int) -> tuple[dict, dict]:
     from transformers import BertConfig, BertForTokenClassification
 
     torch.manual_seed(0)
@@ -192,9 +183,26 @@ def bench_bert(args, texts: list[str], num_labels: int) -> dict:
             for batch in batches:
                 model(**batch)
 
-    rate = best_rate(forward, len(subset), max(1, min(args.repeats, 2)))
-    parameters = sum(p.numel() for p in model.parameters())
-    return {"forward": rate, "sentences": len(subset), "chars_per_sentence": sum(lengths) / len(subset), "parameters": parameters}
+    info = {
+        "sentences": len(subset),
+        "chars_per_sentence": sum(lengths) / len(subset),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    return {"bert": (len(subset), lambda: timed(forward))}, info
+
+
+def run_rounds(runs: dict, repeats: int) -> dict[str, float]:
+    """Sentences per second of each measurement: one warm-up, then `repeats` round-robin rounds; fastest."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for name, (_, run) in runs.items():
+        run()
+    for round_number in range(repeats):
+        for name, (_, run) in runs.items():
+            seconds[name].append(run())
+        print(f"round {round_number + 1}/{repeats}: "
+              + ", ".join(f"{name} {runs[name][0] / seconds[name][-1]:.1f}/s" for name in runs),
+              file=sys.stderr, flush=True)  # fmt: skip
+    return {name: runs[name][0] / min(times) for name, times in seconds.items()}
 
 
 def flat_memory_check(ner, texts: list[str], total: int, every: int, batch_size: int) -> dict:
@@ -228,21 +236,28 @@ def main(args: argparse.Namespace) -> dict:
         texts = [json.loads(line)["text"] for line in handle if line.strip()]
     n = len(texts)
     print(f"{n} texts from {args.data}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-          f"{os.cpu_count()} CPU(s) visible; batch size {args.batch_size}; fastest of {args.repeats} runs", flush=True)  # fmt: skip
+          f"{os.cpu_count()} CPU(s) visible; batch size {args.batch_size}; fastest of {args.repeats} rounds", flush=True)  # fmt: skip
 
     load_before = os.getloadavg()
-    ours, ner = bench_ours(args, texts)
-    print(f"ours done: {json.dumps({k: round(v, 1) for k, v in ours.items()})}", file=sys.stderr, flush=True)
+    runs, ner, ours_info = setup_ours(args, texts)
     # Before the peers are loaded, so that the RSS is our pipeline's alone.
     memory = None
     if args.flat_memory_check:
         memory = flat_memory_check(ner, texts, args.flat_memory_check, args.rss_every, args.batch_size)
-    ginza = None if args.skip_ginza else bench_ginza(args, texts)
+    ginza = bert = None
+    if not args.skip_ginza:
+        ginza_runs, ginza = setup_ginza(args, texts)
+        runs.update(ginza_runs)
+    if not args.skip_bert:
+        bert_runs, bert = setup_bert(args, texts, ner.model.config.num_labels)
+        runs.update(bert_runs)
+    rates = run_rounds(runs, args.repeats)
+    ours = {key: rates[key] for key in ("forward", "tokenizer", "tokenizer_cold", "pipeline", "pipeline_worker")}
+    ours.update(ours_info)
     if ginza:
-        print(f"GiNZA done: {ginza['pipeline']:.1f}/s", file=sys.stderr, flush=True)
-    bert = None if args.skip_bert else bench_bert(args, texts, ner.model.config.num_labels)
+        ginza["pipeline"] = rates["ginza"]
     if bert:
-        print(f"BERT done: {bert['forward']:.2f}/s", file=sys.stderr, flush=True)
+        bert["forward"] = rates["bert"]
 
     rows = [
         ("(a) XLNer forward only, batch %d" % args.batch_size, ours["forward"]),

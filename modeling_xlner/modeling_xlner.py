@@ -347,15 +347,19 @@ def viterbi_decode(
         active = attention_mask[:, position, None].bool()
         score = torch.where(active, best + log_probs[:, position], score)
         backpointers.append(pointer)
+    # Backtrack on Python lists: indexing a tensor once per word cost more than the forward pass above.
+    pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else [[] for _ in range(batch_size)]
+    last = score.argmax(dim=-1).tolist()
     paths = []
     for row in range(batch_size):
         length = int(lengths[row])
         if length == 0:
             paths.append([])
             continue
-        path = [int(score[row].argmax())]
-        for pointer in reversed(backpointers[: length - 1]):
-            path.append(int(pointer[row, path[-1]]))
+        path = [last[row]]
+        row_pointers = pointers[row]
+        for position in range(length - 2, -1, -1):
+            path.append(row_pointers[position][path[-1]])
         paths.append(path[::-1])
     return paths
 

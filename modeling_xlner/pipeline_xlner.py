@@ -95,6 +95,10 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
 
     One token of an XLNer model is one word, so every strategy gives whole words:
 
+    Each word's label is what the model's `decode` makes of its logits (the best BIO-valid tag
+    sequence when `config.constrained_decoding`, else each word's argmax): the same labels that
+    `xlner evaluate` scores. A word's `score` is the probability the model gives that label.
+
     - `aggregation_strategy="none"` (the default, as in transformers): one dict per word not tagged
       `O`, with `entity` (the BIO label), `score`, `index` (the word's position in the text),
       `word`, `start`, `end`.
@@ -336,11 +340,30 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         tensors = {name: model_inputs[name].to(self.device) for name in names or model_inputs.keys()}
         with self.device_placement(), torch.inference_mode():
             output = self.model(**tensors)
-            logits = (output["logits"] if isinstance(output, dict) else output[0]).float()
-            # Labels from the logits (as `xlner evaluate` takes them), probabilities as scores.
-            best = logits.argmax(dim=-1)
-            best_scores = logits.softmax(dim=-1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
-        return best.tolist(), best_scores.tolist()
+            logits = output["logits"] if isinstance(output, dict) else output[0]
+            return self._decode(logits, tensors.get("attention_mask"))
+
+    def _decode(self, logits: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[list, list]:
+        """Label ids and their probabilities, per sentence, from `logits` `(batch, words, labels)`.
+
+        The labels are the model's `decode` (BIO-constrained Viterbi when `config.constrained_decoding`,
+        else each word's argmax), exactly what `xlner evaluate` scores; the score of a word is the
+        probability the model gives its label.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones(logits.shape[:2], dtype=torch.long, device=logits.device)
+        probabilities = logits.float().softmax(dim=-1)
+        decode = getattr(self.model, "decode", None)
+        if decode is None:  # a model saved before `decode` existed: plain argmax
+            lengths = attention_mask.sum(dim=-1).tolist()
+            labels = [row[: int(n)] for row, n in zip(logits.argmax(dim=-1).tolist(), lengths)]
+        else:
+            labels = decode(logits, attention_mask)
+        index = torch.zeros(logits.shape[:2], dtype=torch.long)
+        for row, ids in enumerate(labels):
+            index[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        chosen = probabilities.gather(-1, index.to(logits.device).unsqueeze(-1)).squeeze(-1).tolist()
+        return labels, [row[: len(ids)] for row, ids in zip(chosen, labels)]
 
     # ------------------------------------------------------------------ entities
 
@@ -443,12 +466,10 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
             offsets = output["offsets"]
             if not offsets:
                 continue
-            logits = output["logits"][0][: len(offsets)].float()
-            best = logits.argmax(dim=-1)
-            best_scores = logits.softmax(dim=-1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
+            labels, scores = self._decode(output["logits"][:1, : len(offsets)], None)
             entities.extend(
                 self._entities(
-                    sentence, offsets, output["piece_start"], best.tolist(), best_scores.tolist(), first_word,
+                    sentence, offsets, output["piece_start"], labels[0], scores[0], first_word,
                     aggregation_strategy, ignore_labels,
                 )  # fmt: skip
             )

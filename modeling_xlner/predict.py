@@ -118,7 +118,7 @@ def predict_records(pipe, texts: Iterable[str]) -> Iterator[dict[str, Any]]:
         chunk = list(itertools.islice(iterator, pipe._preprocess_params.get("chunk_size", DEFAULT_CHUNK_SIZE)))
         if not chunk:
             return
-        for text, entities in zip(chunk, pipe(chunk)):
+        for text, entities in zip(chunk, pipe(chunk, aggregation_strategy="simple")):
             yield {
                 "text": text,
                 "entities": [

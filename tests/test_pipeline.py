@@ -62,13 +62,13 @@ def ner_en():
 
 
 def model_spans(ner, text: str) -> list[tuple[int, int, str]]:
-    """What `xlner evaluate` does: argmax tags of `model(**tokenizer(text))`, then word_tags_to_spans."""
+    """What `xlner evaluate` does: the model's `decode` of `model(**tokenizer(text))`, then word_tags_to_spans."""
     encoding = ner.tokenizer([text], return_offsets_mapping=True, return_tensors="pt")
     offsets = [tuple(pair) for pair in encoding.pop("offset_mapping")[0].tolist()]
     if not offsets:
         return []
     with torch.inference_mode():
-        best = ner.model(**encoding).logits.argmax(-1)[0].tolist()
+        best = ner.model.decode(ner.model(**encoding).logits, encoding["attention_mask"])[0]
     return word_tags_to_spans(offsets, [ner.model.config.id2label[i] for i in best])
 
 
@@ -187,14 +187,25 @@ def test_none_strategy_is_one_dict_per_tagged_word(ner_ja):
         assert entity["entity"][:2] in ("B-", "I-")
 
 
-def test_grouping_equals_evaluation_spans(ner_ja, ner_en):
-    """Grouped entities are exactly seqeval's chunks of the argmax tags (what `xlner evaluate` scores)."""
+@pytest.mark.parametrize("constrained", [True, False])
+def test_grouping_equals_evaluation_spans(ner_ja, ner_en, constrained, monkeypatch):
+    """Grouped entities are exactly seqeval's chunks of the model's decoded tags (what `xlner evaluate` scores)."""
+    for ner in (ner_ja, ner_en):
+        monkeypatch.setattr(ner.model.config, "constrained_decoding", constrained)
     for ner, texts in ((ner_ja, JA_TEXTS + BAD_INPUTS), (ner_en, EN_TEXTS + BAD_INPUTS)):
         for text in texts:
             expected = model_spans(ner, text)
             for strategy in GROUPING:
                 entities = ner(text, aggregation_strategy=strategy)
                 assert [(e["start"], e["end"], e["entity_group"]) for e in entities] == expected, (strategy, text)
+
+
+def test_models_without_decode_use_the_argmax(ner_ja, monkeypatch):
+    text = JA_TEXTS[0]
+    monkeypatch.setattr(ner_ja.model.config, "constrained_decoding", False)
+    argmax = ner_ja(text, aggregation_strategy="none")
+    monkeypatch.setattr(ner_ja.model, "decode", None)  # as in remote code saved before decode existed
+    assert ner_ja(text, aggregation_strategy="none") == argmax
 
 
 def test_no_spaces_inserted_between_japanese_words(ner_ja):
