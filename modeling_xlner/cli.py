@@ -5,9 +5,12 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .training import TrainingOptions
+
+if TYPE_CHECKING:
+    from .reproduce import Plan
 
 
 def _key_values(pairs: list[str]) -> dict[str, Any]:
@@ -140,27 +143,35 @@ def _report(results: dict[str, Any], output_dir: str) -> None:
     print(json.dumps({"output_dir": output_dir, **{f"{k}_f1": v for k, v in summary.items()}}))
 
 
-def reproduce_command(args: argparse.Namespace) -> None:
-    from .reproduce import reproduce
-
+def reproduce_plan(args: argparse.Namespace) -> "Plan":
+    """The full plan (or `--quick`'s), narrowed and adjusted by the command's options."""
     from dataclasses import replace
 
     from .reproduce import FULL_PLAN, QUICK_PLAN
 
-    plan = QUICK_PLAN if args.quick else FULL_PLAN
-    narrowed = {
+    changes = {
         "sizes": tuple(args.sizes) if args.sizes else None,
         "seeds": tuple(args.seeds) if args.seeds else None,
         "combinations": tuple(args.combinations) if args.combinations else None,
         "full_set_combinations": () if args.no_full_set else None,
         "ablation_size": (args.ablation_size or None) if args.ablation_size is not None else None,
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "shared_bigrams": False if args.no_shared_bigrams else None,
+        "freeze_transferred_epochs": args.freeze_transferred_epochs,
+        "transferred_lr_scale": args.transferred_lr_scale,
     }
-    plan = replace(plan, **{key: value for key, value in narrowed.items() if value is not None})
-    if args.no_ablation:
-        plan = replace(plan, ablation_size=None)
+    plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, **{k: v for k, v in changes.items() if v is not None})
+    return replace(plan, ablation_size=None) if args.no_ablation else plan
+
+
+def reproduce_command(args: argparse.Namespace) -> None:
+    from .reproduce import reproduce
+
     report = reproduce(
-        args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads, plan=plan
-    )
+        args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads,
+        plan=reproduce_plan(args),
+    )  # fmt: skip
     print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
 
 
@@ -216,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_parser.add_argument("--no-full-set", action="store_true", help="skip the runs on the full training set")
     reproduce_parser.add_argument("--ablation-size", type=int, help="training size of the romanisation ablation")
     reproduce_parser.add_argument("--no-ablation", action="store_true", help="skip the romanisation ablation")
+    reproduce_parser.add_argument("--epochs", type=int, help="most epochs of a Japanese run (early stopping ends most sooner)")
+    reproduce_parser.add_argument("--patience", type=int, help="early stopping of Japanese runs: epochs without validation gain")
+    reproduce_parser.add_argument(
+        "--no-shared-bigrams", action="store_true", help="transfer: target bigram vocabulary from Japanese text alone"
+    )
+    reproduce_parser.add_argument(
+        "--freeze-transferred-epochs", type=int, metavar="N", help="transfer: keep copied weights fixed for N epochs"
+    )
+    reproduce_parser.add_argument(
+        "--transferred-lr-scale", type=float, metavar="X", help="transfer: learning-rate factor for weights copied whole"
+    )
     reproduce_parser.set_defaults(run=reproduce_command)
 
     from hub_cards.push import add_push_parser

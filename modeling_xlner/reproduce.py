@@ -63,6 +63,10 @@ class Plan:
     ablation_size: int | None = 500
     epochs: int = 80
     patience: int | None = 10
+    # How transfer runs treat the copied modules (see `TransferOptions`).
+    shared_bigrams: bool = True
+    freeze_transferred_epochs: int = 0
+    transferred_lr_scale: float | None = None
 
 
 FULL_PLAN = Plan()
@@ -208,8 +212,13 @@ def _run_one(run: Run, context: Context) -> dict[str, Any]:
     if run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
     else:
-        # The bigram vocabulary covers both languages, so every English bigram row can be copied.
-        transfer_options = TransferOptions(modules=COMBINATIONS[run.method], shared_bigrams=True)
+        plan = context.plan
+        transfer_options = TransferOptions(
+            modules=COMBINATIONS[run.method],
+            shared_bigrams=plan.shared_bigrams,
+            freeze_transferred_epochs=plan.freeze_transferred_epochs,
+            transferred_lr_scale=plan.transferred_lr_scale,
+        )
         results = transfer(context.source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
     results["run"] = {**asdict(run), "name": run.name, "wall_seconds": time.perf_counter() - started}
     done.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,120 @@
+"""`xlner reproduce` (issue 3): which runs a plan makes, how the best combination is chosen, the report.
+
+The training itself is covered elsewhere; CI runs `xlner reproduce --quick` end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from modeling_xlner import reproduce as reproduce_module
+from modeling_xlner.cli import build_parser, reproduce_plan
+from modeling_xlner.reproduce import (
+    COMBINATIONS,
+    DEFAULT_INPUT,
+    FULL_PLAN,
+    INPUT_VARIANTS,
+    QUICK_PLAN,
+    Context,
+    Run,
+    best_combination,
+    markdown_table,
+    plan_runs,
+    summarize,
+)
+
+
+def test_full_plan_covers_the_issue():
+    """Every combination at 250/500/1000/2000 with 3 seeds; scratch, char+classifier and the best on the full set."""
+    runs = plan_runs(FULL_PLAN, best_combination="all")
+    grid = [r for r in runs if r.size is not None and r.inputs == DEFAULT_INPUT]
+    assert {(r.method, r.size) for r in grid} == {
+        (method, size) for method in ("scratch", *COMBINATIONS) for size in (250, 500, 1000, 2000)
+    }
+    assert all(sum(1 for r in grid if (r.method, r.size) == key) == 3 for key in {(r.method, r.size) for r in grid})
+    full = {(r.method, r.seed) for r in runs if r.size is None}
+    assert full == {(method, seed) for method in ("scratch", "char+classifier", "all") for seed in (1, 2, 3)}
+    # The romanisation ablation: every input variant, scratch and the best transfer, at 500 sentences.
+    ablation = {(r.method, r.inputs) for r in runs if r.size == 500}
+    assert ablation >= {(method, inputs) for method in ("scratch", "all") for inputs in INPUT_VARIANTS}
+    assert len(runs) == len(set(runs)), "no run twice"
+
+
+def test_quick_plan_runs_every_step_once():
+    runs = plan_runs(QUICK_PLAN, best_combination="char+classifier")
+    assert {r.method for r in runs} == {"scratch", "char+classifier"}
+    assert {r.inputs for r in runs} == set(INPUT_VARIANTS)
+
+
+def _result(method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT) -> dict:
+    return {
+        "run": {"method": method, "size": size, "seed": seed, "inputs": inputs},
+        "test": {"f1": test},
+        "validation": {"f1": validation},
+        "best_epoch": 10,
+        "epochs_trained": 20,
+    }
+
+
+def test_best_combination_is_chosen_on_validation_never_on_test():
+    results = [
+        _result("scratch", 500, 1, test=0.40, validation=0.40),
+        _result("char", 500, 1, test=0.60, validation=0.41),  # best on test, worse on validation
+        _result("char+classifier", 500, 1, test=0.45, validation=0.50),
+    ]
+    assert best_combination(summarize(results)) == "char+classifier"
+
+
+def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
+    results = [
+        _result("scratch", 500, 1, 0.40, 0.41),
+        _result("scratch", 500, 2, 0.42, 0.43),
+        _result("scratch", 1000, 1, 0.46, 0.47),
+        _result("char+classifier", 500, 1, 0.47, 0.48),
+        _result("char+classifier", 500, 2, 0.49, 0.50),
+        _result("scratch", 500, 1, 0.30, 0.31, inputs="char=japanese,word=japanese"),
+    ]
+    summary = summarize(results) | {"ablation_size": 500}
+    row = next(r for r in summary["rows"] if (r["method"], r["size"], r["inputs"]) == ("scratch", "500", DEFAULT_INPUT))
+    assert row["test_f1_mean"] == pytest.approx(0.41) and row["seeds"] == [1, 2]
+    assert (row["test_f1_min"], row["test_f1_max"]) == (0.40, 0.42)
+    table = markdown_table(summary, "char+classifier")
+    assert "| **char+classifier** (best) | 48.0 ± 1.4 |" in table
+    assert "n=500: +7.0" in table
+    assert "char+classifier at n=500 (48.0) vs scratch at n=1000 (46.0)" in table
+    assert "Romanisation ablation at n=500" in table and "| char=japanese,word=japanese | 30.0 ± 0.0 |" in table
+
+
+def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_path):
+    """`--freeze-transferred-epochs`, `--transferred-lr-scale`, `--no-shared-bigrams` go into each transfer run."""
+    seen = {}
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        seen.update(source=source, options=options, transfer=transfer_options)
+        Path(output).mkdir(parents=True)
+        return _result("x", 500, 1, 0.5, 0.5)
+
+    import modeling_xlner.training as training
+
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    args = build_parser().parse_args(
+        ["reproduce", "--output-dir", str(tmp_path), "--freeze-transferred-epochs", "3", "--transferred-lr-scale", "0.3",
+         "--no-shared-bigrams", "--epochs", "7", "--patience", "2"]
+    )  # fmt: skip
+    plan = reproduce_plan(args)
+    assert plan == replace(FULL_PLAN, freeze_transferred_epochs=3, transferred_lr_scale=0.3, shared_bigrams=False, epochs=7, patience=2)
+    files = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
+    context = Context(data={"ja": files}, source="english", output_dir=tmp_path, plan=plan)
+    results = reproduce_module._run_one(Run("char+classifier", 500, 1), context)
+    assert seen["source"] == "english"
+    assert (seen["options"].epochs, seen["options"].patience, seen["options"].max_train_samples) == (7, 2, 500)
+    transfer = seen["transfer"]
+    assert transfer.modules == ("char", "classifier")
+    assert (transfer.freeze_transferred_epochs, transfer.transferred_lr_scale, transfer.shared_bigrams) == (3, 0.3, False)
+    # The run's results are kept, so an interrupted reproduction does not train it again.
+    saved = json.loads((Path(tmp_path) / "runs" / "char+classifier__n500__seed1" / "results.json").read_text())
+    assert saved["run"]["name"] == "char+classifier__n500__seed1" == results["run"]["name"]
