@@ -160,6 +160,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
         "shared_bigrams": False if args.no_shared_bigrams else None,
         "freeze_transferred_epochs": args.freeze_transferred_epochs,
         "transferred_lr_scale": args.transferred_lr_scale,
+        "model_config": _key_values(args.set) or None,
     }
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, **{k: v for k, v in changes.items() if v is not None})
     return replace(plan, ablation_size=None) if args.no_ablation else plan
@@ -237,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce_parser.add_argument(
         "--transferred-lr-scale", type=float, metavar="X", help="transfer: learning-rate factor for weights copied whole"
+    )
+    reproduce_parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters of every run"
     )
     reproduce_parser.set_defaults(run=reproduce_command)
 

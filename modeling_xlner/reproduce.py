@@ -67,6 +67,8 @@ class Plan:
     shared_bigrams: bool = True
     freeze_transferred_epochs: int = 0
     transferred_lr_scale: float | None = None
+    # XLNerConfig hyperparameters of every run, English and Japanese (`--set`); empty: the defaults.
+    model_config: dict[str, Any] = field(default_factory=dict)
 
 
 FULL_PLAN = Plan()
@@ -108,7 +110,6 @@ class Context:
     output_dir: Path
     plan: Plan
     threads: int = 1
-    train_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------- data
@@ -205,7 +206,7 @@ def _run_one(run: Run, context: Context) -> dict[str, Any]:
         seed=run.seed,
         threads=context.threads,
         tokenizer_options={"char_input": char_input, "word_input": word_input},
-        **context.train_overrides,
+        model_config=context.plan.model_config,
     )
     files = context.data["ja"]
     started = time.perf_counter()
@@ -255,7 +256,7 @@ def pretrain_english(context: Context, seed: int = 1) -> str:
             max_train_samples=context.plan.english_train_samples,
             seed=seed,
             threads=context.threads,
-            **context.train_overrides,
+            model_config=context.plan.model_config,
         )
         train("en", files["train"], files["validation"], output, options, files["test"])
         _drop_checkpoints(output)

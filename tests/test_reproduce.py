@@ -103,15 +103,19 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
     monkeypatch.setattr(training, "transfer", fake_transfer)
     args = build_parser().parse_args(
         ["reproduce", "--output-dir", str(tmp_path), "--freeze-transferred-epochs", "3", "--transferred-lr-scale", "0.3",
-         "--no-shared-bigrams", "--epochs", "7", "--patience", "2"]
+         "--no-shared-bigrams", "--epochs", "7", "--patience", "2", "--set", "word_dropout=0.2"]
     )  # fmt: skip
     plan = reproduce_plan(args)
-    assert plan == replace(FULL_PLAN, freeze_transferred_epochs=3, transferred_lr_scale=0.3, shared_bigrams=False, epochs=7, patience=2)
+    assert plan == replace(
+        FULL_PLAN, freeze_transferred_epochs=3, transferred_lr_scale=0.3, shared_bigrams=False, epochs=7, patience=2,
+        model_config={"word_dropout": 0.2},
+    )  # fmt: skip
     files = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
     context = Context(data={"ja": files}, source="english", output_dir=tmp_path, plan=plan)
     results = reproduce_module._run_one(Run("char+classifier", 500, 1), context)
     assert seen["source"] == "english"
     assert (seen["options"].epochs, seen["options"].patience, seen["options"].max_train_samples) == (7, 2, 500)
+    assert seen["options"].model_config == {"word_dropout": 0.2}
     transfer = seen["transfer"]
     assert transfer.modules == ("char", "classifier")
     assert (transfer.freeze_transferred_epochs, transfer.transferred_lr_scale, transfer.shared_bigrams) == (3, 0.3, False)
