@@ -143,16 +143,14 @@ def fetch_public_data(destination: Path) -> dict[str, dict[str, str]]:
         for split, path in CONLL_FILES.items():
             target = destination / path
             if not target.exists():
-                hub_split = {"validation": "validation"}.get(split, split)
-                dataset = load_hub_split(CONLL_HUB_ID, hub_split)
+                dataset = load_hub_split(CONLL_HUB_ID, split)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 lines = ["\n".join(f"{t} {g}" for t, g in zip(ex["tokens"], ex["ner_tags"])) + "\n" for ex in dataset]
                 target.write_text("\n".join(lines), encoding="utf-8")
         if not all((destination / path).exists() for path in STOCKMARK_FILES.values()):
             with urllib.request.urlopen(STOCKMARK_URL, timeout=60) as response:
                 records = json.loads(response.read().decode("utf-8"))
-            random.seed(42)
-            random.shuffle(records)
+            random.Random(42).shuffle(records)  # the same permutation as random.seed(42); random.shuffle(...)
             n_train, n_validation = int(len(records) * 0.8), int(len(records) * 0.9)
             parts = {"train": records[:n_train], "validation": records[n_train:n_validation], "test": records[n_validation:]}
             for split, path in STOCKMARK_FILES.items():

@@ -122,3 +122,83 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
     # The run's results are kept, so an interrupted reproduction does not train it again.
     saved = json.loads((Path(tmp_path) / "runs" / "char+classifier__n500__seed1" / "results.json").read_text())
     assert saved["run"]["name"] == "char+classifier__n500__seed1" == results["run"]["name"]
+
+
+# ---------------------------------------------------------------------------------- downloading the public data
+
+
+class _Response:
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def read(self) -> bytes:
+        return self.payload
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _fake_conll(dataset_id: str, split: str, config_name: str | None = None):
+    import datasets
+
+    assert dataset_id == reproduce_module.CONLL_HUB_ID and split in ("train", "validation", "test")
+    return datasets.Dataset.from_list([{"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG", "O"]}])
+
+
+def test_download_splits_stockmark_as_the_shared_data(shared_data, tmp_path, monkeypatch):
+    """The standard recipe (seed 42 shuffle, 80/10/10) applied to ner.json gives exactly ../shared/data's split.
+
+    ner.json's original order is recovered by inverting the seed-42 permutation over the shared
+    splits; fed back through the download path, it must reproduce them record for record.
+    """
+    import random
+    import urllib.request
+
+    import modeling_xlner.data as data_module
+
+    folder = shared_data / "ner-wikipedia-ja"
+    shared = {
+        split: [json.loads(line) for line in (folder / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        for split in ("train", "validation", "test")
+    }
+    shuffled = shared["train"] + shared["validation"] + shared["test"]
+    permutation = list(range(len(shuffled)))
+    random.Random(42).shuffle(permutation)
+    original = [None] * len(shuffled)
+    for position, index in enumerate(permutation):
+        original[index] = shuffled[position]
+
+    opened = []
+
+    def urlopen(url, timeout):
+        opened.append(url)
+        return _Response(json.dumps(original, ensure_ascii=False).encode("utf-8"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(data_module, "load_hub_split", _fake_conll)
+    state = random.getstate()
+    files = reproduce_module.fetch_public_data(tmp_path)
+    assert random.getstate() == state, "the caller's random state is left alone"
+    assert opened == [reproduce_module.STOCKMARK_URL]
+    for split, records in shared.items():
+        written = [json.loads(line) for line in Path(files["ja"][split]).read_text(encoding="utf-8").splitlines()]
+        assert written == records, split
+    assert Path(files["en"]["train"]).read_text(encoding="utf-8") == "EU B-ORG\nrejects O\n"
+
+
+def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
+    import modeling_xlner.data as data_module
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(data_module, "load_hub_split", offline)
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce_module.reproduce(tmp_path / "out", data_dir=None, plan=QUICK_PLAN)
+    message = str(exit_info.value)
+    assert "cannot download the public data (ConnectionError: no route to host)" in message
+    assert reproduce_module.CONLL_HUB_ID in message and reproduce_module.STOCKMARK_URL in message
+    assert "--data-dir" in message
