@@ -301,12 +301,34 @@ def _order(key: tuple[str, str, str]) -> tuple:
 
 
 def best_combination(summary: dict[str, Any]) -> str | None:
-    """The combination with the best mean VALIDATION F1 over the sizes (test F1 is never used to choose)."""
-    scores: dict[str, list[float]] = {}
+    """The combination with the best mean VALIDATION F1 (test F1 is never used to choose).
+
+    Averaged over the sizes that every combination was run at, so that a combination run at more
+    (larger) sizes than the others does not win by its larger training sets alone.
+    """
+    scores: dict[str, dict[str, float]] = {}
     for row in summary["rows"]:
         if row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
-            scores.setdefault(row["method"], []).append(row["validation_f1_mean"])
-    return max(scores, key=lambda method: statistics.fmean(scores[method])) if scores else None
+            scores.setdefault(row["method"], {})[row["size"]] = row["validation_f1_mean"]
+    if not scores:
+        return None
+    common = set.intersection(*(set(by_size) for by_size in scores.values()))
+    if not common:
+        raise ValueError(f"no training size that every combination was run at: {sorted(scores)}")
+    return max(scores, key=lambda method: statistics.fmean(scores[method][size] for size in common))
+
+
+def collect_results(output_dir: Path) -> list[dict[str, Any]]:
+    """The results of every finished run in OUTPUT_DIR/runs (those with a results.json)."""
+    results = []
+    for path in sorted((output_dir / "runs").glob("*/results.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if "run" not in result:
+            raise ValueError(f"{path}: not a run of xlner reproduce (no 'run' record)")
+        results.append(result)
+    if not results:
+        raise FileNotFoundError(f"{output_dir / 'runs'}: no finished run to report on")
+    return results
 
 
 def markdown_table(summary: dict[str, Any], best: str | None) -> str:
@@ -338,18 +360,16 @@ def markdown_table(summary: dict[str, Any], best: str | None) -> str:
         ]
         if half:
             lines += ["", "Transfer at N against scratch at 2N: " + "; ".join(half)]
-    ablation = [r for r in rows if r["size"] == str(summary.get("ablation_size")) and r["method"] in ("scratch", best)]
-    if ablation and len({r["inputs"] for r in ablation}) > 1:
-        lines += ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100)", ""]
-        lines += ["| inputs | " + " | ".join(dict.fromkeys(r["method"] for r in ablation)) + " |", "|---|---|---|"]
+    # The ablation's methods: those run with other inputs (its transfer method was the best when it ran).
+    at_size = [r for r in rows if r["size"] == str(summary.get("ablation_size"))]
+    methods = [m for m in ["scratch", *COMBINATIONS] if any(r["method"] == m and r["inputs"] != DEFAULT_INPUT for r in at_size)]
+    if methods:
+        lines += ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100, mean ± std over seeds)", ""]
+        lines += ["| inputs | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
         for inputs in INPUT_VARIANTS:
-            cells = {r["method"]: r for r in ablation if r["inputs"] == inputs}
-            if cells:
-                lines.append(
-                    f"| {inputs} | "
-                    + " | ".join(f"{100 * c['test_f1_mean']:.1f} ± {100 * c['test_f1_std']:.1f}" for c in cells.values())
-                    + " |"
-                )
+            cells = {r["method"]: r for r in at_size if r["inputs"] == inputs}
+            values = [f"{100 * cells[m]['test_f1_mean']:.1f} ± {100 * cells[m]['test_f1_std']:.1f}" if m in cells else "" for m in methods]
+            lines.append(f"| {inputs} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -391,36 +411,49 @@ def reproduce(
     jobs: int = 1,
     threads: int = 1,
     plan: Plan | None = None,
+    report_only: bool = False,
 ) -> dict[str, Any]:
+    """Run the plan's runs (those not yet done) and write the report.
+
+    With `report_only`, train nothing: report on every finished run in OUTPUT_DIR/runs, whichever
+    plans made them (a grid built up over several invocations, or one cut short).
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
-    data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
     started = time.perf_counter()
-    context = Context(data=data, source=source or "", output_dir=output_dir, plan=plan, threads=threads)
-    if not source:
-        print("English pretraining on CoNLL-2003 ...", file=sys.stderr)
-        context.source = pretrain_english(context)
-    english = json.loads((Path(context.source) / "results.json").read_text(encoding="utf-8"))
+    if report_only:
+        source = source or str(output_dir / "english")
+        results = collect_results(output_dir)
+        best = best_combination(summarize(results))
+    else:
+        data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
+        context = Context(data=data, source=source or "", output_dir=output_dir, plan=plan, threads=threads)
+        if not source:
+            print("English pretraining on CoNLL-2003 ...", file=sys.stderr)
+            context.source = pretrain_english(context)
+        source = context.source
 
-    # First the size grid; its validation scores pick the best combination for the full set and ablation.
-    grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
-    print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
-    results = run_all(grid, context, jobs)
-    best = best_combination(summarize(results))
-    extra = [run for run in plan_runs(plan, best) if run not in grid]
-    print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
-    results += run_all(extra, context, jobs)
+        # First the size grid; its validation scores pick the best combination for the full set and ablation.
+        grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
+        print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
+        results = run_all(grid, context, jobs)
+        best = best_combination(summarize(results))
+        extra = [run for run in plan_runs(plan, best) if run not in grid]
+        print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
+        results += run_all(extra, context, jobs)
+    english = json.loads((Path(source) / "results.json").read_text(encoding="utf-8"))
 
     summary = summarize(results)
     summary["ablation_size"] = plan.ablation_size
     report = {
         "plan": asdict(plan),
-        "source": {"path": context.source, "test_f1": english.get("test", {}).get("f1"), "seconds_per_epoch": english.get("seconds_per_epoch")},
+        "source": {"path": source, "test_f1": english.get("test", {}).get("f1"), "seconds_per_epoch": english.get("seconds_per_epoch")},
         "best_combination": best,
         "summary": summary,
         "runs": [{**r["run"], "test_f1": r["test"]["f1"], "validation_f1": r["validation"]["f1"], "best_epoch": r["best_epoch"], "epochs_trained": r["epochs_trained"]} for r in results],
         "wall_seconds": time.perf_counter() - started,
+        "run_seconds_sum": sum(r["run"].get("wall_seconds", 0.0) for r in results),  # one process per run
         "threads_per_job": threads,
         "jobs": jobs,
     }
@@ -431,7 +464,7 @@ def reproduce(
             f"\nEvery run stopped after {plan.epochs} epochs, before convergence: a gain here says how much faster "
             "transfer learns, not how much better it ends (the full plan trains each run to early stopping).\n"
         )
-    source_line = f"English source: test F1 {100 * (report['source']['test_f1'] or 0):.1f} ({context.source})\n\n"
+    source_line = f"English source: test F1 {100 * (report['source']['test_f1'] or 0):.1f} ({source})\n\n"
     (output_dir / "results.md").write_text(source_line + table, encoding="utf-8")
     plot_learning_curve(summary, best, output_dir / "learning_curve.png")
     print(table)

@@ -69,6 +69,51 @@ def test_best_combination_is_chosen_on_validation_never_on_test():
     assert best_combination(summarize(results)) == "char+classifier"
 
 
+def test_best_combination_compares_at_the_sizes_every_combination_has():
+    results = [
+        _result("char", 250, 1, test=0.30, validation=0.33),
+        _result("char+classifier", 250, 1, test=0.30, validation=0.31),
+        # Only char+classifier was also run at 2000: its higher score there must not decide.
+        _result("char+classifier", 2000, 1, test=0.55, validation=0.56),
+    ]
+    assert best_combination(summarize(results)) == "char"
+
+
+def test_report_only_summarises_every_finished_run_without_training(tmp_path, monkeypatch):
+    """A grid built over several invocations (or cut short) is reported as a whole."""
+    monkeypatch.setattr(reproduce_module, "run_all", lambda *a, **k: pytest.fail("report-only must not train"))
+    english = tmp_path / "english"
+    english.mkdir()
+    (english / "results.json").write_text(json.dumps({"test": {"f1": 0.85}, "seconds_per_epoch": 60.0}))
+    finished = [
+        _result("scratch", 500, 1, 0.40, 0.41),
+        _result("scratch", 1000, 1, 0.46, 0.47),
+        _result("char+classifier", 500, 1, 0.47, 0.48),
+        _result("char+classifier", 500, 1, 0.35, 0.36, inputs="char=japanese,word=japanese"),
+    ]
+    for result in finished:
+        run = Run(result["run"]["method"], result["run"]["size"], result["run"]["seed"], result["run"]["inputs"])
+        folder = tmp_path / "runs" / run.name
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({**result, "run": {**result["run"], "wall_seconds": 60.0}}))
+    (tmp_path / "runs" / "scratch__n2000__seed1").mkdir()  # unfinished: no results.json, not reported
+
+    args = build_parser().parse_args(["reproduce", "--output-dir", str(tmp_path), "--report-only"])
+    args.run(args)
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert len(report["runs"]) == 4 and report["best_combination"] == "char+classifier"
+    assert report["run_seconds_sum"] == 240.0 and report["source"]["test_f1"] == 0.85
+    table = (tmp_path / "results.md").read_text()
+    assert "char+classifier at n=500 (47.0) vs scratch at n=1000 (46.0)" in table
+    assert "| inputs | char+classifier |" in table and "| char=japanese,word=japanese | 35.0 ± 0.0 |" in table
+    assert (tmp_path / "learning_curve.png").stat().st_size > 0
+
+
+def test_report_only_without_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        reproduce_module.reproduce(tmp_path, report_only=True)
+
+
 def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
     results = [
         _result("scratch", 500, 1, 0.40, 0.41),
