@@ -171,7 +171,7 @@ def reproduce_command(args: argparse.Namespace) -> None:
 
     report = reproduce(
         args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads,
-        plan=reproduce_plan(args), report_only=args.report_only,
+        plan=reproduce_plan(args), report_only=args.report_only, only=args.runs,
     )  # fmt: skip
     print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
 
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce_parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters of every run"
+    )
+    reproduce_parser.add_argument(
+        "--runs", nargs="+", metavar="NAME", help="train just these runs (e.g. scratch__n2000__seed1), in this order"
     )
     reproduce_parser.add_argument(
         "--report-only", action="store_true", help="train nothing: report on every finished run in OUTPUT_DIR/runs"

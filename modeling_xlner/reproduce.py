@@ -103,6 +103,23 @@ class Run:
         inputs = "" if self.inputs == DEFAULT_INPUT else "__" + self.inputs.replace(",", "_").replace("=", "-")
         return f"{self.method}__n{size}__seed{self.seed}{inputs}"
 
+    @classmethod
+    def from_name(cls, name: str) -> "Run":
+        """The run a name (as in OUTPUT_DIR/runs) stands for: `char+classifier__n500__seed1`."""
+        parts = name.split("__")
+        try:
+            method, size, seed = parts[0], parts[1].removeprefix("n"), int(parts[2].removeprefix("seed"))
+            inputs = parts[3].replace("_", ",").replace("-", "=") if len(parts) == 4 else DEFAULT_INPUT
+            run = cls(method, None if size == "full" else int(size), seed, inputs)
+        except (IndexError, ValueError):
+            run = None
+        if run is None or len(parts) > 4 or run.method not in ("scratch", *COMBINATIONS) or run.inputs not in INPUT_VARIANTS:
+            raise ValueError(
+                f"run name {name!r}: expected METHOD__nSIZE__seedN[__INPUTS], METHOD scratch or one of "
+                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full' (e.g. char+classifier__n500__seed1)"
+            )
+        return run
+
 
 @dataclass
 class Context:
@@ -310,11 +327,9 @@ def best_combination(summary: dict[str, Any]) -> str | None:
     for row in summary["rows"]:
         if row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
             scores.setdefault(row["method"], {})[row["size"]] = row["validation_f1_mean"]
-    if not scores:
-        return None
-    common = set.intersection(*(set(by_size) for by_size in scores.values()))
+    common = set.intersection(*(set(by_size) for by_size in scores.values())) if scores else set()
     if not common:
-        raise ValueError(f"no training size that every combination was run at: {sorted(scores)}")
+        return None
     return max(scores, key=lambda method: statistics.fmean(scores[method][size] for size in common))
 
 
@@ -397,7 +412,8 @@ def plot_learning_curve(summary: dict[str, Any], best: str | None, path: Path) -
     axes.set_ylabel("test span F1 (×100)")
     axes.set_title("Stockmark NER: scratch vs transfer from English (range over seeds)")
     axes.grid(alpha=0.3)
-    axes.legend()
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -412,15 +428,20 @@ def reproduce(
     threads: int = 1,
     plan: Plan | None = None,
     report_only: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the plan's runs (those not yet done) and write the report.
 
-    With `report_only`, train nothing: report on every finished run in OUTPUT_DIR/runs, whichever
-    plans made them (a grid built up over several invocations, or one cut short).
+    With `only`, train just the runs of these names (in this order, with the plan's training
+    settings) instead of the plan's. With `report_only`, train nothing. Both then report on every
+    finished run in OUTPUT_DIR/runs, whichever invocations made them: a grid built up in parts.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
+    selected = [Run.from_name(name) for name in only or []]  # bad names fail before any training
+    if selected and report_only:
+        raise ValueError("reproduce: train the named runs or report only, not both")
     started = time.perf_counter()
     if report_only:
         source = source or str(output_dir / "english")
@@ -434,6 +455,12 @@ def reproduce(
             context.source = pretrain_english(context)
         source = context.source
 
+    if selected:
+        print(f"{len(selected)} Japanese runs, as named ...", file=sys.stderr)
+        run_all(selected, context, jobs)
+        results = collect_results(output_dir)
+        best = best_combination(summarize(results))
+    elif not report_only:
         # First the size grid; its validation scores pick the best combination for the full set and ablation.
         grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
         print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)

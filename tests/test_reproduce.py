@@ -109,6 +109,39 @@ def test_report_only_summarises_every_finished_run_without_training(tmp_path, mo
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
 
 
+def test_run_names_round_trip():
+    for run in plan_runs(FULL_PLAN, "char"):
+        assert Run.from_name(run.name) == run
+    assert Run.from_name("scratch__nfull__seed2") == Run("scratch", None, 2)
+
+
+@pytest.mark.parametrize("name", ["scratch", "chars__n500__seed1", "char__n500__seedX", "char__n500__seed1__char-latin_word-romaji"])
+def test_bad_run_names_are_clear_errors(name):
+    with pytest.raises(ValueError, match="METHOD__nSIZE__seedN"):
+        Run.from_name(name)
+
+
+def test_named_runs_train_in_order_then_everything_finished_is_reported(tmp_path, monkeypatch):
+    english = tmp_path / "english"
+    english.mkdir()
+    (english / "results.json").write_text(json.dumps({"test": {"f1": 0.85}}))
+    trained = []
+
+    def fake_run_one(run, context):
+        trained.append(run.name)
+        folder = tmp_path / "runs" / run.name
+        folder.mkdir(parents=True)
+        result = _result(run.method, run.size, run.seed, 0.4, 0.4, inputs=run.inputs)
+        (folder / "results.json").write_text(json.dumps({**result, "run": {**result["run"], "name": run.name}}))
+        return result
+
+    monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
+    monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
+    names = ["scratch__nfull__seed1", "char+classifier__n500__seed1__char-japanese_word-japanese"]
+    report = reproduce_module.reproduce(tmp_path, data_dir="data", source=str(english), only=names)
+    assert trained == names and sorted(r["name"] for r in report["runs"]) == sorted(names)
+
+
 def test_report_only_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished run"):
         reproduce_module.reproduce(tmp_path, report_only=True)
