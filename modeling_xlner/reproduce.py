@@ -346,6 +346,13 @@ def collect_results(output_dir: Path) -> list[dict[str, Any]]:
     return results
 
 
+def _cell(row: dict[str, Any]) -> str:
+    """Mean ± std over seeds, ×100; a single seed says so instead of showing a zero spread."""
+    if len(row["seeds"]) == 1:
+        return f"{100 * row['test_f1_mean']:.1f} (1 seed)"
+    return f"{100 * row['test_f1_mean']:.1f} ± {100 * row['test_f1_std']:.1f}"
+
+
 def markdown_table(summary: dict[str, Any], best: str | None) -> str:
     """Test F1 (mean ± std over seeds, ×100) per method and size, then the ablation."""
     rows = summary["rows"]
@@ -357,7 +364,7 @@ def markdown_table(summary: dict[str, Any], best: str | None) -> str:
     for method in dict.fromkeys(r["method"] for r in main):
         cells = {r["size"]: r for r in main if r["method"] == method}
         label = f"**{method}** (best)" if method == best else method
-        values = [f"{100 * cells[s]['test_f1_mean']:.1f} ± {100 * cells[s]['test_f1_std']:.1f}" if s in cells else "" for s in sizes]
+        values = [_cell(cells[s]) if s in cells else "" for s in sizes]
         epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
         lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
     scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
@@ -383,7 +390,7 @@ def markdown_table(summary: dict[str, Any], best: str | None) -> str:
         lines += ["| inputs | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
         for inputs in INPUT_VARIANTS:
             cells = {r["method"]: r for r in at_size if r["inputs"] == inputs}
-            values = [f"{100 * cells[m]['test_f1_mean']:.1f} ± {100 * cells[m]['test_f1_std']:.1f}" if m in cells else "" for m in methods]
+            values = [_cell(cells[m]) if m in cells else "" for m in methods]
             lines.append(f"| {inputs} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -408,9 +415,12 @@ def plot_learning_curve(summary: dict[str, Any], best: str | None, path: Path) -
             sizes, [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points], color=colour, alpha=0.2
         )
     axes.set_xscale("log", base=2)
+    sizes = sorted({int(r["size"]) for r in summary["rows"] if r["size"] != "full"})
+    axes.set_xticks(sizes, [str(size) for size in sizes])
+    axes.minorticks_off()
     axes.set_xlabel("Japanese training sentences")
     axes.set_ylabel("test span F1 (×100)")
-    axes.set_title("Stockmark NER: scratch vs transfer from English (range over seeds)")
+    axes.set_title("Stockmark NER: scratch vs transfer (shaded: range over seeds)", fontsize=10)
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend()

@@ -105,7 +105,7 @@ def test_report_only_summarises_every_finished_run_without_training(tmp_path, mo
     assert report["run_seconds_sum"] == 240.0 and report["source"]["test_f1"] == 0.85
     table = (tmp_path / "results.md").read_text()
     assert "char+classifier at n=500 (47.0) vs scratch at n=1000 (46.0)" in table
-    assert "| inputs | char+classifier |" in table and "| char=japanese,word=japanese | 35.0 ± 0.0 |" in table
+    assert "| inputs | char+classifier |" in table and "| char=japanese,word=japanese | 35.0 (1 seed) |" in table
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
 
 
@@ -164,7 +164,7 @@ def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
     assert "| **char+classifier** (best) | 48.0 ± 1.4 |" in table
     assert "n=500: +7.0" in table
     assert "char+classifier at n=500 (48.0) vs scratch at n=1000 (46.0)" in table
-    assert "Romanisation ablation at n=500" in table and "| char=japanese,word=japanese | 30.0 ± 0.0 |" in table
+    assert "Romanisation ablation at n=500" in table and "| char=japanese,word=japanese | 30.0 (1 seed) |" in table
 
 
 def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_path):
