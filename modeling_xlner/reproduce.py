@@ -259,6 +259,17 @@ def run_all(runs: list[Run], context: Context, jobs: int) -> list[dict[str, Any]
         return list(pool.map(_run_one, runs, [context] * len(runs)))
 
 
+def run_plan(plan: Plan, context: Context, jobs: int) -> list[dict[str, Any]]:
+    """The size grid first; its validation scores pick the best combination for the full set and ablation."""
+    grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
+    print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
+    results = run_all(grid, context, jobs)
+    best = best_combination(summarize(results))
+    extra = [run for run in plan_runs(plan, best) if run not in grid]
+    print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
+    return results + run_all(extra, context, jobs)
+
+
 def pretrain_english(context: Context, seed: int = 1) -> str:
     """Train the English source model on CoNLL-2003 (skipped when its results.json exists)."""
     from .training import TrainingOptions, train
@@ -415,8 +426,8 @@ def plot_learning_curve(summary: dict[str, Any], best: str | None, path: Path) -
             sizes, [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points], color=colour, alpha=0.2
         )
     axes.set_xscale("log", base=2)
-    sizes = sorted({int(r["size"]) for r in summary["rows"] if r["size"] != "full"})
-    axes.set_xticks(sizes, [str(size) for size in sizes])
+    ticks = sorted({int(r["size"]) for r in summary["rows"] if r["size"] != "full"})
+    axes.set_xticks(ticks, [str(size) for size in ticks])
     axes.minorticks_off()
     axes.set_xlabel("Japanese training sentences")
     axes.set_ylabel("test span F1 (×100)")
@@ -456,7 +467,6 @@ def reproduce(
     if report_only:
         source = source or str(output_dir / "english")
         results = collect_results(output_dir)
-        best = best_combination(summarize(results))
     else:
         data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
         context = Context(data=data, source=source or "", output_dir=output_dir, plan=plan, threads=threads)
@@ -464,21 +474,13 @@ def reproduce(
             print("English pretraining on CoNLL-2003 ...", file=sys.stderr)
             context.source = pretrain_english(context)
         source = context.source
-
-    if selected:
-        print(f"{len(selected)} Japanese runs, as named ...", file=sys.stderr)
-        run_all(selected, context, jobs)
-        results = collect_results(output_dir)
-        best = best_combination(summarize(results))
-    elif not report_only:
-        # First the size grid; its validation scores pick the best combination for the full set and ablation.
-        grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
-        print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
-        results = run_all(grid, context, jobs)
-        best = best_combination(summarize(results))
-        extra = [run for run in plan_runs(plan, best) if run not in grid]
-        print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
-        results += run_all(extra, context, jobs)
+        if selected:
+            print(f"{len(selected)} Japanese runs, as named ...", file=sys.stderr)
+            run_all(selected, context, jobs)
+            results = collect_results(output_dir)
+        else:
+            results = run_plan(plan, context, jobs)
+    best = best_combination(summarize(results))
     english = json.loads((Path(source) / "results.json").read_text(encoding="utf-8"))
 
     summary = summarize(results)
