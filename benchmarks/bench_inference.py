@@ -60,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument("--flat-memory-check", type=int, default=0, metavar="N", help="stream N texts, sampling RSS")
     parser.add_argument("--rss-every", type=int, default=5000, metavar="K", help="sample RSS every K texts")
+    parser.add_argument(
+        "--keep-model-code", action="store_true",
+        help="run the code files saved in --model (default: the model re-saved with this checkout's code)",
+    )  # fmt: skip
     parser.add_argument("--json", help="also write the results to this file")
     return parser.parse_args(argv)
 
@@ -108,17 +112,35 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 # machine's load during the run affects every system alike, and keeps each one's fastest round.
 
 
+def with_current_code(model_dir: str) -> str:
+    """A temporary copy of a saved model whose code files are this checkout's (a saved model runs the
+    remote code it was saved with, so an older model would otherwise time older code)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from modeling_xlner import XLNerForTokenClassification, XLNerTokenizer
+
+    copy = tempfile.mkdtemp(prefix="xlner-bench-")
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    XLNerForTokenClassification.from_pretrained(model_dir).save_pretrained(copy)
+    XLNerTokenizer.from_pretrained(model_dir).save_pretrained(copy)
+    return copy
+
+
 def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict]:
     from transformers import AutoTokenizer, pipeline
 
+    model_dir = args.model if args.keep_model_code else with_current_code(args.model)
     ner = pipeline(
-        "token-classification", model=args.model, trust_remote_code=True, aggregation_strategy="simple", device=-1
+        "token-classification", model=model_dir, trust_remote_code=True, aggregation_strategy="simple", device=-1
     )
     tokenizer, model = ner.tokenizer, ner.model.eval()
     n = len(texts)
 
     def cold_tokenizer() -> float:
-        fresh = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
+        fresh = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
         fresh("東京タワー")  # loads the dictionaries; its few word types barely warm the caches
         return timed(lambda: fresh(texts, return_offsets_mapping=True))
 

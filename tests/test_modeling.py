@@ -133,6 +133,35 @@ def test_padding_does_not_change_logits(language):
         torch.testing.assert_close(model(**wide).logits[:, : batched.shape[1]], batched, rtol=1e-5, atol=1e-6)
 
 
+
+@pytest.mark.parametrize("context_num_layers", [1, 2])
+def test_inference_lstm_equals_packed_lstm(context_num_layers):
+    """Without autograd the bi-LSTMs run on their own code path (fewer ops); it computes what nn.LSTM does."""
+    model, tokenizer = make("ja", context_num_layers=context_num_layers)
+    texts = TEXTS["ja"] + ["ア", "東京タワーから東京タワーへ、そしてスカイツリーへ行った。" * 3, "", "abc"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    generator = torch.Generator().manual_seed(1)
+    # Random ids and lengths too: words of one bigram, a sentence of one word, every bigram id.
+    random_batch = {
+        "input_ids": torch.randint(1, model.config.word_vocab_size, (5, 9), generator=generator),
+        "char_ids": torch.randint(1, model.config.bigram_vocab_size, (5, 9, 7), generator=generator),
+        "shape_ids": torch.randint(1, model.config.num_shapes, (5, 9), generator=generator),
+        "attention_mask": (torch.arange(9) < torch.tensor([9, 1, 4, 9, 2])[:, None]).long(),
+    }
+    bigram_lengths = torch.randint(0, 8, (5, 9), generator=generator)
+    random_batch["char_ids"] *= torch.arange(7) < bigram_lengths[..., None]
+    random_batch["char_ids"][..., 0] = random_batch["char_ids"][..., 0].clamp(min=1)  # every word has a bigram
+    for inputs in (batch, random_batch):
+        with torch.enable_grad():
+            packed = model(**inputs).logits.detach()
+        with torch.inference_mode():
+            fast = model(**inputs).logits
+        torch.testing.assert_close(fast, packed, rtol=1e-5, atol=1e-5)
+        with torch.no_grad():
+            char = model.xlner.char(inputs["char_ids"], inputs["shape_ids"])
+        with torch.enable_grad():
+            torch.testing.assert_close(char, model.xlner.char(inputs["char_ids"], inputs["shape_ids"]).detach(), rtol=1e-5, atol=1e-6)
+
 def test_decode_follows_the_bio_constraint():
     config = XLNerConfig(id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}, word_vocab_size=4, bigram_vocab_size=4)
     model = XLNerForTokenClassification(config)
@@ -145,6 +174,22 @@ def test_decode_follows_the_bio_constraint():
     model.config.constrained_decoding = False
     assert model.decode(logits, mask) == [[2, 2, 0, 3, 2], [2, 2]]
 
+
+
+def test_decode_equals_viterbi_on_every_sentence():
+    """`decode` keeps the argmax path where it is valid and runs Viterbi elsewhere: the same paths."""
+    from modeling_xlner.modeling_xlner import bio_transition_scores, viterbi_decode
+
+    config = XLNerConfig(id2label=dict(enumerate(LABELS)), word_vocab_size=4, bigram_vocab_size=4)
+    model = XLNerForTokenClassification(config)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(200, 12, len(LABELS), generator=generator) * 3
+    logits[:100, :, 0] += 4  # mostly "O": argmax paths that are valid
+    mask = (torch.arange(12) < torch.randint(1, 13, (200, 1), generator=generator)).long()
+    transitions, start = bio_transition_scores(config.id2label)
+    expected = viterbi_decode(logits.log_softmax(dim=-1), mask, transitions, start)
+    assert model.decode(logits, mask) == expected
+    assert any(path == row[: len(path)] for path, row in zip(expected, logits.argmax(dim=-1).tolist()))
 
 def test_shape_ids_required_when_shapes_are_used(en_model):
     model, tokenizer = en_model

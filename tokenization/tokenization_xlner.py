@@ -412,19 +412,23 @@ class XLNerTokenizer(PreTrainedTokenizer):
             for key, rows in batch.items():
                 if key in fill:
                     batch[key] = [list(row) + [fill[key]] * (target - len(row)) for row in rows]
+        as_torch = return_tensors is not None and getattr(return_tensors, "value", return_tensors) == "pt"
         if "char_ids" in batch:
             # Bigram lists are always padded to the batch's longest word, so that every
             # example is a rectangular (words, bigrams) array even without word padding.
             longest_word = max((len(b) for words in batch["char_ids"] for b in words), default=1)
-            batch["char_ids"] = [
-                [b + [0] * (longest_word - len(b)) for b in words] + [[0] * longest_word] * (width - len(words))
-                for words, width in zip(batch["char_ids"], padded_lengths)
-            ]
+            if as_torch and len(set(padded_lengths)) == 1:
+                batch["char_ids"] = _padded_char_tensor(batch["char_ids"], padded_lengths[0], longest_word)
+            else:
+                batch["char_ids"] = [
+                    [b + [0] * (longest_word - len(b)) for b in words] + [[0] * longest_word] * (width - len(words))
+                    for words, width in zip(batch["char_ids"], padded_lengths)
+                ]
         if return_attention_mask is not False:
             batch["attention_mask"] = [[1] * n + [0] * (width - n) for n, width in zip(lengths, padded_lengths)]
         if not batched:
             batch = {key: value[0] for key, value in batch.items()}
-        if return_tensors is not None and getattr(return_tensors, "value", return_tensors) == "pt":
+        if as_torch:
             # transformers builds tensors from nested lists one element at a time, after flattening
             # them to check for emptiness: with the (batch, words, bigrams) arrays that was the
             # slowest step of inference. Rectangular integer arrays go to torch in one copy instead.
@@ -457,6 +461,30 @@ def _int64_tensor(value):
     if not data:
         return torch.zeros(shape, dtype=torch.int64)
     return torch.frombuffer(data, dtype=torch.int64).view(shape)
+
+
+def _padded_char_tensor(char_ids: list[list[list[int]]], width: int, longest_word: int):
+    """`char_ids` (texts → words → bigram ids) as a 0-padded `(texts, width, longest_word)` int64 tensor.
+
+    Filled from one flat array of all bigram ids rather than by padding every word's list in Python.
+    """
+    import torch
+
+    words = [bigrams for text in char_ids for bigrams in text]
+    result = torch.zeros(len(char_ids) * width, longest_word, dtype=torch.int64)
+    if words:
+        word_lengths = torch.tensor([len(bigrams) for bigrams in words])
+        counts = torch.tensor([len(text) for text in char_ids])
+        # Row of each word in the (texts * width) result: its text's first row, plus its position.
+        slots = torch.repeat_interleave(torch.arange(len(char_ids)) * width - (torch.cumsum(counts, 0) - counts), counts)
+        slots += torch.arange(len(words))
+        filled = torch.arange(longest_word) < word_lengths[:, None]
+        values = array.array("q", itertools.chain.from_iterable(words))
+        rows = torch.zeros(len(words), longest_word, dtype=torch.int64)
+        if values:
+            rows[filled] = torch.frombuffer(values, dtype=torch.int64)
+        result[slots] = rows
+    return result.view(len(char_ids), width, longest_word)
 
 
 def _as_python(value):
