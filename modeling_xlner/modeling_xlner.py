@@ -95,7 +95,8 @@ class _Packing:
         self.num_positions = len(time)
         # Packed position of each row's last step: where both directions' final states are.
         self.last = torch.empty_like(order)
-        self.last[order] = (torch.cumsum(sizes, 0) - sizes)[sorted_lengths - 1] + torch.arange(len(order), device=lengths.device)
+        first_of_step = torch.cumsum(sizes, 0) - sizes
+        self.last[order] = first_of_step[sorted_lengths - 1] + torch.arange(len(order), device=lengths.device)
 
     def gather(self, grid: torch.Tensor) -> torch.Tensor:
         """`(2, positions, features)`: what each direction reads, from a padded `(rows, width, features)` batch."""
@@ -123,6 +124,11 @@ def _gate_weights(lstm: nn.LSTM, layer: int = 0) -> tuple[torch.Tensor, torch.Te
     weight_hh = torch.stack([reorder(getattr(lstm, "weight_hh" + d)).T for d in directions])
     bias = torch.stack([reorder(getattr(lstm, "bias_ih" + d) + getattr(lstm, "bias_hh" + d)) for d in directions])
     return weight_ih, weight_hh, bias
+
+
+def _inference_lstm_applies(inputs: torch.Tensor) -> bool:
+    """Whether the bi-LSTMs take the code path above: no autograd, on CPU (on GPUs cuDNN's LSTM is the fast one)."""
+    return not torch.is_grad_enabled() and inputs.device.type == "cpu"
 
 
 def _run_bidirectional(gate_inputs: torch.Tensor, weight_hh: torch.Tensor, packing: _Packing) -> torch.Tensor:
@@ -175,14 +181,14 @@ class XLNerCharEncoder(nn.Module):
             # A word type that occurs several times in the batch is encoded once.
             unique_words, inverse = _unique_rows(flat[present])
             unique_lengths = (unique_words != 0).sum(dim=-1)
-            if torch.is_grad_enabled() or unique_words.device.type != "cpu":
+            if _inference_lstm_applies(unique_words):
+                unique_states = self._final_states_no_grad(unique_words, unique_lengths)
+            else:
                 packed = pack_padded_sequence(
                     self.bigram_embeddings(unique_words), unique_lengths.cpu(), batch_first=True, enforce_sorted=False
                 )
                 _, (final_hidden, _) = self.lstm(packed)
                 unique_states = torch.cat([final_hidden[0], final_hidden[1]], dim=-1)
-            else:
-                unique_states = self._final_states_no_grad(unique_words, unique_lengths)
             states = states.index_put((present.nonzero(as_tuple=True)[0],), unique_states[inverse])
         states = states.view(batch_size, num_words, -1)
         if self.shape_embeddings is not None:
@@ -222,7 +228,7 @@ class XLNerContextEncoder(nn.Module):
         num_words = word_representations.shape[1]
         # An empty text still has one (masked) position, so clamping keeps packing valid.
         lengths = attention_mask.sum(dim=-1).clamp(min=1)
-        if not torch.is_grad_enabled() and word_representations.device.type == "cpu":
+        if _inference_lstm_applies(word_representations):
             return self._forward_no_grad(word_representations, lengths)
         packed = pack_padded_sequence(word_representations, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.lstm(packed)
