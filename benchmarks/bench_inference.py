@@ -32,6 +32,8 @@ in each round every measurement runs once, one after the other, so that changes 
 during the run do not favour one system.
 With `--flat-memory-check N` the pipeline then streams N texts (the test texts repeated) and the
 resident set size is sampled every `--rss-every` texts: the table shows it stays flat.
+With `--profile` it also prints what bounds the forward: where one pass's time goes (torch.profiler),
+its arithmetic per sentence, and the reference speeds of this machine at the same thread count.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-model-code", action="store_true",
         help="run the code files saved in --model (default: the model re-saved with this checkout's code)",
     )  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="also profile the forward (see above)")
     parser.add_argument("--json", help="also write the results to this file")
     return parser.parse_args(argv)
 
@@ -129,7 +132,7 @@ def with_current_code(model_dir: str) -> str:
     return copy
 
 
-def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict]:
+def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict, list]:
     from transformers import AutoTokenizer, pipeline
 
     model_dir = args.model if args.keep_model_code else with_current_code(args.model)
@@ -167,7 +170,65 @@ def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict]:
         "pipeline": (n, lambda: timed(lambda: ner(texts, batch_size=args.batch_size))),
         "pipeline_worker": (n, lambda: timed(lambda: ner(texts, batch_size=args.batch_size, num_workers=1))),
     }
-    return runs, ner, {"words_per_sentence": sum(lengths) / n}
+    return runs, ner, {"words_per_sentence": sum(lengths) / n}, batches
+
+
+def forward_flops(config, batch) -> dict[str, int]:
+    """Floating-point operations (multiply and add counted apart) of the matrix products of one forward,
+    as the inference code computes them: word types de-duplicated per batch, bigram input products
+    once per distinct bigram."""
+    words = int(batch["attention_mask"].sum())
+    char_ids = batch["char_ids"].flatten(0, 1)
+    unique_words = torch.unique(char_ids[(char_ids != 0).any(dim=1)], dim=0)
+    unique_bigrams = len(torch.unique(unique_words[unique_words != 0]))
+    context_input = config.word_embedding_dim + 2 * config.char_hidden_size + config.shape_embedding_dim
+    gates, char_gates = 4 * config.context_hidden_size, 4 * config.char_hidden_size
+    char_steps = int((unique_words != 0).sum())
+    return {  # bi-LSTMs: the factor 4 = 2 directions x (multiply, add)
+        "context input": 4 * words * context_input * gates,
+        "context recurrent": 4 * words * config.context_hidden_size * gates,
+        "char input": 4 * unique_bigrams * config.bigram_embedding_dim * char_gates,
+        "char recurrent": 4 * char_steps * config.char_hidden_size * char_gates,
+        "classifier": 2 * words * 2 * config.context_hidden_size * config.num_labels,
+    }
+
+
+def profile_forward(model, batches: list, n_texts: int, forward_rate: float) -> dict:
+    """Where one forward pass over the set spends its time, its arithmetic, and what this machine's one
+    large matmul and elementwise tanh / sigmoid reach at the same thread count."""
+    from torch.profiler import profile
+
+    with torch.inference_mode(), profile() as profiler:
+        for batch in batches:
+            model(**batch)
+    events = sorted(profiler.key_averages(), key=lambda event: event.self_cpu_time_total, reverse=True)
+    total_us = sum(event.self_cpu_time_total for event in events)
+    ops = [(event.key, event.count, event.self_cpu_time_total / 1e3) for event in events[:10]]
+    flops: dict[str, float] = {}
+    for batch in batches:
+        for part, count in forward_flops(model.config, batch).items():
+            flops[part] = flops.get(part, 0) + count / n_texts
+
+    def seconds_per_call(run, calls: int) -> float:
+        run()
+        start = time.perf_counter()
+        for _ in range(calls):
+            run()
+        return (time.perf_counter() - start) / calls
+
+    square = torch.randn(2048, 2048)
+    gates = torch.randn(2, 64, 4 * model.config.context_hidden_size)
+    matmul_s = seconds_per_call(lambda: square @ square, 10)
+    return {
+        "profiled_ms": total_us / 1e3,
+        "ops": ops,
+        "mflop_per_sentence": {part: count / 1e6 for part, count in flops.items()},
+        "gflops_at_forward_rate": sum(flops.values()) * forward_rate / 1e9,
+        "matmul_2048_gflops": 2 * 2048**3 / matmul_s / 1e9,
+        "tanh_ns_per_value": seconds_per_call(lambda: torch.tanh(gates), 1000) / gates.numel() * 1e9,
+        "sigmoid_ns_per_value": seconds_per_call(lambda: torch.sigmoid(gates), 1000) / gates.numel() * 1e9,
+        "elementwise_shape": list(gates.shape),
+    }
 
 
 def setup_ginza(args, texts: list[str]) -> tuple[dict, dict]:
@@ -261,7 +322,7 @@ def main(args: argparse.Namespace) -> dict:
           f"{os.cpu_count()} CPU(s) visible; batch size {args.batch_size}; fastest of {args.repeats} rounds", flush=True)  # fmt: skip
 
     load_before = os.getloadavg()
-    runs, ner, ours_info = setup_ours(args, texts)
+    runs, ner, ours_info, forward_batches = setup_ours(args, texts)
     # Before the peers are loaded, so that the RSS is our pipeline's alone.
     memory = None
     if args.flat_memory_check:
@@ -326,7 +387,25 @@ def main(args: argparse.Namespace) -> dict:
               f"max of samples {max(rss_values):.1f} MiB (median {statistics.median(rss_values):.1f}); "
               f"process peak RSS (VmHWM) {memory['peak_rss_mib']:.1f} MiB")  # fmt: skip
 
-    report = {"threads": args.threads, "texts": n, "ours": ours, "ginza": ginza, "bert": bert, "memory": memory}
+    profile = None
+    if args.profile:
+        profile = profile_forward(ner.model, forward_batches, n, ours["forward"])
+        print()
+        print(f"forward profile (one pass over the {n} texts, torch.profiler, {args.threads} thread(s)): "
+              f"{profile['profiled_ms']:.1f} ms")  # fmt: skip
+        print(f"  {'op':<28} {'calls':>6} {'self ms':>8} {'share':>6}")
+        for name, calls, ms in profile["ops"]:
+            print(f"  {name:<28} {calls:>6} {ms:>8.1f} {ms / profile['profiled_ms']:>6.0%}")
+        parts = profile["mflop_per_sentence"]
+        print(f"  arithmetic: {sum(parts.values()):.1f} MFLOP per sentence ("
+              + ", ".join(f"{part} {mflop:.2f}" for part, mflop in parts.items())
+              + f"), {profile['gflops_at_forward_rate']:.1f} GFLOP/s at the forward's rate")  # fmt: skip
+        print(f"  this machine, {args.threads} thread(s): 2048x2048 matmul {profile['matmul_2048_gflops']:.1f} GFLOP/s; "
+              f"on a {tuple(profile['elementwise_shape'])} tensor tanh {profile['tanh_ns_per_value']:.2f} ns, "
+              f"sigmoid {profile['sigmoid_ns_per_value']:.2f} ns per value")  # fmt: skip
+
+    report = {"threads": args.threads, "texts": n, "ours": ours, "ginza": ginza, "bert": bert, "memory": memory,
+              "profile": profile}  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=1, ensure_ascii=False)

@@ -162,6 +162,25 @@ def test_inference_lstm_equals_packed_lstm(context_num_layers):
         with torch.enable_grad():
             torch.testing.assert_close(char, model.xlner.char(inputs["char_ids"], inputs["shape_ids"]).detach(), rtol=1e-5, atol=1e-6)
 
+
+def test_inference_lstm_equals_packed_lstm_when_gates_saturate():
+    """tanh computed as 2 * sigmoid(2x) - 1 agrees with nn.LSTM on saturated gates and stays finite on huge ones."""
+    for scale in (10.0, 1e4):
+        model, tokenizer = make("ja")
+        with torch.no_grad():
+            for lstm in (model.xlner.char.lstm, model.xlner.context.lstm):
+                for parameter in lstm.parameters():
+                    parameter.mul_(scale)
+        batch = tokenizer(TEXTS["ja"], padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            fast = model(**batch).logits
+        assert torch.isfinite(fast).all()
+        if scale == 10.0:  # beyond that, float rounding in the products is amplified by the weights themselves
+            with torch.enable_grad():
+                packed = model(**batch).logits.detach()
+            torch.testing.assert_close(fast, packed, rtol=1e-5, atol=1e-5)
+
+
 def test_decode_follows_the_bio_constraint():
     config = XLNerConfig(id2label={0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}, word_vocab_size=4, bigram_vocab_size=4)
     model = XLNerForTokenClassification(config)
