@@ -76,7 +76,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
 
 
 def time_prediction(model, tokenizer, sentences: list[list[str]], repeats: int) -> float:
-    from modeling_xlner.training import predict_label_ids
+    from modeling_xlner.training.trainer import predict_label_ids
 
     best = float("inf")
     for _ in range(repeats):
@@ -98,9 +98,9 @@ def measure(examples: list[dict], validation: list[dict], args: argparse.Namespa
     import datasets
 
     from modeling_xlner.configuration_xlner import XLNerConfig
-    from modeling_xlner.data import CONLL_FEATURES
+    from modeling_xlner.training.data import CONLL_FEATURES
     from modeling_xlner.modeling_xlner import XLNerForTokenClassification
-    from modeling_xlner.training import TrainingOptions, build_tokenizer, label_list, run_training
+    from modeling_xlner.training.trainer import TrainingOptions, build_tokenizer, label_list, run_training
 
     train = datasets.Dataset.from_list(examples, features=CONLL_FEATURES)
     options = TrainingOptions(epochs=1, batch_size=args.batch_size, threads=args.threads, seed=args.seed)
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> dict:
 
     import transformers
 
-    from modeling_xlner.data import read_conll
+    from modeling_xlner.training.data import read_conll
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()

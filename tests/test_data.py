@@ -1,4 +1,4 @@
-"""Tests for modeling_xlner.data: readers, error reporting, span <-> BIO projection."""
+"""Tests for modeling_xlner.training.data: readers, error reporting, span <-> BIO projection."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import datasets
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 
-from modeling_xlner.data import (
+from modeling_xlner.training.data import (
     DataFormatError,
     ReadStats,
     boundary_ceiling,
@@ -172,7 +172,7 @@ def test_read_span_json_drops_and_counts_overlaps(tmp_path, caplog):
         ],
     }
     stats = ReadStats()
-    with caplog.at_level(logging.WARNING, logger="modeling_xlner.data"):
+    with caplog.at_level(logging.WARNING, logger="modeling_xlner.training.data"):
         examples = read_span_json(write(tmp_path, "a.jsonl", jsonl([RECORDS[1], record])), stats)
     assert [(e["start"], e["end"]) for e in examples[1]["entities"]] == [(0, 4), (4, 5)]
     assert stats.n_dropped_overlapping == 2

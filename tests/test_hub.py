@@ -29,7 +29,7 @@ from hub_cards.model_card import build_model_card, write_model_card
 from hub_cards.push import PushError, export_hub_folder, hub_files, push_hub_folder
 from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
 from modeling_xlner.cli import main
-from modeling_xlner.data import boundary_ceiling, spans_to_word_tags, word_tags_to_spans
+from modeling_xlner.training.data import boundary_ceiling, spans_to_word_tags, word_tags_to_spans
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import warnings
 import pytest
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from modeling_xlner.data import read_conll
-from modeling_xlner.metric import SPAN_METRIC_PATH, load_span_metric
+from modeling_xlner.training.data import read_conll
+from modeling_xlner.training.metric import SPAN_METRIC_PATH, load_span_metric
 
 
 @pytest.fixture(scope="module")

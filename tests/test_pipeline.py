@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from transformers import pipeline
 from transformers.pipelines.base import Pipeline
 
-from modeling_xlner.data import word_tags_to_spans
+from modeling_xlner.training.data import word_tags_to_spans
 from modeling_xlner.pipeline_xlner import split_long_text
 
 from xlner_test_models import JA_DATA, random_model_dir, read_jsonl, trained_model_dir
@@ -402,8 +402,8 @@ def test_property_any_unicode_text(ner_ja, ner_en, text, strategy, max_chunk_cha
 @pytest.mark.slow
 def test_pipeline_f1_equals_evaluate_f1(shared_data):
     """On the Stockmark test texts, pipeline entities score exactly as `xlner evaluate` scores the model."""
-    from modeling_xlner.metric import load_span_metric
-    from modeling_xlner.training import evaluate_model
+    from modeling_xlner.training.metric import load_span_metric
+    from modeling_xlner.training.trainer import evaluate_model
 
     folder = trained_model_dir()
     ner = pipeline("token-classification", model=folder, trust_remote_code=True, aggregation_strategy="simple")

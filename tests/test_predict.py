@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from modeling_xlner.predict import add_predict_parser, load_pipeline, predict_command, predict_records
+from modeling_xlner.cli.predict import add_predict_parser, load_pipeline, predict_command, predict_records
 
 from xlner_test_models import random_model_dir
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from modeling_xlner import reproduce as reproduce_module
+from modeling_xlner.training import reproduce as reproduce_module
 from modeling_xlner.cli import build_parser, reproduce_plan
-from modeling_xlner.reproduce import (
+from modeling_xlner.training.reproduce import (
     COMBINATIONS,
     DEFAULT_INPUT,
     FULL_PLAN,
@@ -176,7 +176,7 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
         Path(output).mkdir(parents=True)
         return _result("x", 500, 1, 0.5, 0.5)
 
-    import modeling_xlner.training as training
+    import modeling_xlner.training.trainer as training
 
     monkeypatch.setattr(training, "transfer", fake_transfer)
     args = build_parser().parse_args(
@@ -235,7 +235,7 @@ def test_download_splits_stockmark_as_the_shared_data(shared_data, tmp_path, mon
     import random
     import urllib.request
 
-    import modeling_xlner.data as data_module
+    import modeling_xlner.training.data as data_module
 
     folder = shared_data / "ner-wikipedia-ja"
     shared = {
@@ -268,7 +268,7 @@ def test_download_splits_stockmark_as_the_shared_data(shared_data, tmp_path, mon
 
 
 def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
-    import modeling_xlner.data as data_module
+    import modeling_xlner.training.data as data_module
 
     def offline(*args, **kwargs):
         raise ConnectionError("no route to host")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from modeling_xlner.cli import main
-from modeling_xlner.data import read_span_json
+from modeling_xlner.training.data import read_span_json
 
 
 HEADLINE = {"precision", "recall", "f1", "n_gold", "n_pred"}

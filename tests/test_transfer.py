@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerModel, XLNerTokenizer
 from modeling_xlner.cli import build_parser, main, training_options
-from modeling_xlner.training import (
+from modeling_xlner.training.trainer import (
     FreezeTransferredCallback,
     TransferOptions,
     add_source_bigrams,

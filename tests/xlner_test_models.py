@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
-from modeling_xlner.data import read_conll, spans_to_word_tags
+from modeling_xlner.training.data import read_conll, spans_to_word_tags
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JA_DATA = SHARED_DATA / "ner-wikipedia-ja"

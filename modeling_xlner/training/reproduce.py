@@ -208,7 +208,7 @@ def plan_runs(plan: Plan, best_combination: str | None = None) -> list[Run]:
 
 def _run_one(run: Run, context: Context) -> dict[str, Any]:
     """Train one Japanese model (in a worker process) and return its results.json."""
-    from .training import TrainingOptions, TransferOptions, train, transfer
+    from .trainer import TrainingOptions, TransferOptions, train, transfer
 
     output = context.output_dir / "runs" / run.name
     done = output / "results.json"
@@ -272,7 +272,7 @@ def run_plan(plan: Plan, context: Context, jobs: int) -> list[dict[str, Any]]:
 
 def pretrain_english(context: Context, seed: int = 1) -> str:
     """Train the English source model on CoNLL-2003 (skipped when its results.json exists)."""
-    from .training import TrainingOptions, train
+    from .trainer import TrainingOptions, train
 
     output = context.output_dir / "english"
     if not (output / "results.json").exists():

@@ -26,11 +26,11 @@ from transformers import (
 from hub_cards.model_card import write_model_card
 from tokenization.tokenization_xlner import XLNerTokenizer
 
-from .configuration_xlner import XLNerConfig
+from ..configuration_xlner import XLNerConfig
 from .data import DataFormatError, ReadStats, boundary_ceiling, load_hub_split, load_split, spans_to_word_tags, word_tags_to_spans
 from .metric import load_span_metric
-from .modeling_xlner import XLNerForTokenClassification
-from .transfer_xlner import TransferReport, read_vocabulary
+from ..modeling_xlner import XLNerForTokenClassification
+from ..transfer_xlner import TransferReport, read_vocabulary
 
 logger = logging.getLogger(__name__)
 

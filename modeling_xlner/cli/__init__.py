@@ -7,10 +7,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .training import TrainingOptions
+from ..training.trainer import TrainingOptions
 
 if TYPE_CHECKING:
-    from .reproduce import Plan
+    from ..training.reproduce import Plan
 
 
 def _key_values(pairs: list[str]) -> dict[str, Any]:
@@ -86,14 +86,14 @@ def training_options(args: argparse.Namespace) -> TrainingOptions:
 
 
 def train_command(args: argparse.Namespace) -> None:
-    from .training import train
+    from ..training.trainer import train
 
     results = train(args.lang, args.train, args.validation, args.output_dir, training_options(args), args.test)
     _report(results, args.output_dir)
 
 
 def transfer_command(args: argparse.Namespace) -> None:
-    from .training import TransferOptions, transfer
+    from ..training.trainer import TransferOptions, transfer
 
     options = TransferOptions(
         modules=args.modules,
@@ -109,7 +109,7 @@ def transfer_command(args: argparse.Namespace) -> None:
 
 
 def _modules(value: str) -> tuple[str, ...]:
-    from .transfer_xlner import resolve_modules
+    from ..transfer_xlner import resolve_modules
 
     try:
         return resolve_modules(value)
@@ -122,8 +122,8 @@ def evaluate_command(args: argparse.Namespace) -> None:
 
     from tokenization.tokenization_xlner import XLNerTokenizer
 
-    from .modeling_xlner import XLNerForTokenClassification
-    from .training import evaluate_model
+    from ..modeling_xlner import XLNerForTokenClassification
+    from ..training.trainer import evaluate_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -147,7 +147,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
     """The full plan (or `--quick`'s), narrowed and adjusted by the command's options."""
     from dataclasses import replace
 
-    from .reproduce import FULL_PLAN, QUICK_PLAN
+    from ..training.reproduce import FULL_PLAN, QUICK_PLAN
 
     changes = {
         "sizes": tuple(args.sizes) if args.sizes else None,
@@ -167,7 +167,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
 
 
 def reproduce_command(args: argparse.Namespace) -> None:
-    from .reproduce import reproduce
+    from ..training.reproduce import reproduce
 
     report = reproduce(
         args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads,
@@ -268,5 +268,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"xlner {args.command}: error: {error}")
 
 
-if __name__ == "__main__":
-    main()

@@ -71,8 +71,8 @@ def load_pipeline(model: str, batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: 
     """The package's own pipeline class over a saved model (no remote code is executed)."""
     from tokenization.tokenization_xlner import XLNerTokenizer
 
-    from .modeling_xlner import XLNerForTokenClassification
-    from .pipeline_xlner import XLNerTokenClassificationPipeline
+    from ..modeling_xlner import XLNerForTokenClassification
+    from ..pipeline_xlner import XLNerTokenClassificationPipeline
 
     loaded_model = XLNerForTokenClassification.from_pretrained(model).eval()
     tokenizer = XLNerTokenizer.from_pretrained(model)
