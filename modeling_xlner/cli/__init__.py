@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..training.trainer import TrainingOptions
+from ..training.options import TrainingOptions
 
 if TYPE_CHECKING:
     from ..training.reproduce import Plan
