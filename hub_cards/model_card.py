@@ -1,14 +1,14 @@
 """The model card (README.md) of a saved XLNer model, filled from its folder.
 
-`build_model_card(model_dir)` reads three files of a folder written by `save_pretrained` (and
-`xlner train` / `xlner transfer`) and renders `model_card.jinja` through
-`huggingface_hub.ModelCard.from_template`:
+`build_model_card(model_dir)` reads a folder written by `save_pretrained` (and `xlner train` /
+`xlner transfer`) and renders `model_card.jinja` through `huggingface_hub.ModelCard.from_template`:
 
-- ``config.json``: ``language``, ``id2label``, ``transferred_from`` (``source``, ``modules``) and
+- ``config.json``: ``language``, ``id2label``, ``transferred_from`` (the transfer report) and
   the size hyperparameters;
 - ``tokenizer_config.json`` (optional): ``char_input``, ``word_input``, ``romaji_source``;
-- ``results.json`` (optional, or passed in as a dict): see `RESULTS_KEYS`. Every key is optional:
-  a missing or malformed one only leaves its part of the card out.
+- ``results.json`` (optional, or passed in as a `Results`): read through
+  `modeling_xlner.training.results.Results`, the schema the trainer writes. Without results the
+  card has no evaluation and training sections; malformed results are an error, not a quiet gap.
 
 This is package code, not remote code: it is never copied into a model folder, and nothing in
 the remote-code files imports it at module level.
@@ -17,38 +17,20 @@ the remote-code files imports it at module level.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+if TYPE_CHECKING:  # the package's __init__ loads torch and transformers: imported when needed
+    from modeling_xlner.training.results import Results, SplitScores, TransferRecord
+
 
 TEMPLATE_PATH = Path(__file__).resolve().with_name("model_card.jinja")
-
-# The results.json keys the card reads (nested keys with dots). Documented here so that the
-# training code and the card stay in step.
-RESULTS_KEYS = (
-    "language",
-    "labels",
-    "dataset_name",
-    "train_file",
-    "validation.{precision,recall,f1,n_gold,n_pred}",
-    "test.{precision,recall,f1,n_gold,n_pred}",
-    "test.per_type.<type>.{precision,recall,f1,n_gold}",
-    "data.<any count>  (train_sentences, validation_sentences, test_sentences, ...)",
-    "boundary_ceiling.<split>.{n_gold,n_representable,recall_ceiling}  (or those three keys flat)",
-    "best_epoch",
-    "epochs_trained",
-    "seconds_per_epoch",
-    "seed",
-    "options.{batch_size,learning_rate,epochs,max_train_samples}",
-    "transfer.{source,modules,rows_copied,label_map}",
-)
 
 LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 
@@ -113,40 +95,45 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not a readable JSON file ({error})") from None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return value
 
 
-def load_results(results: Mapping[str, Any] | str | os.PathLike | None, model_dir: Path | None) -> dict[str, Any]:
-    """`results` as a dict: given as one, read from a path, or ``model_dir/results.json`` (``{}`` if none)."""
-    if isinstance(results, Mapping):
-        return dict(results)
+def load_results(results: Results | str | os.PathLike | None, model_dir: Path | None = None) -> Results | None:
+    """`results` as given, read from a results.json path, or ``model_dir/results.json`` (None if absent).
+
+    Raises:
+        FileNotFoundError: `results` is a path to no file.
+        ValueError: the file is not a results.json of the current schema (the message names the field).
+    """
+    from modeling_xlner.training.results import Results
+
+    if isinstance(results, Results):
+        return results
     if results is not None:
         path = Path(results)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such results file")
-        return _read_json(path) or {}
-    if model_dir is not None:
-        return _read_json(model_dir / "results.json") or {}
-    return {}
+        return Results.load(path)
+    if model_dir is not None and (model_dir / "results.json").is_file():
+        return Results.load(model_dir / "results.json")
+    return None
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
+def transfer_record(config: dict[str, Any], results: Results | None, config_path: Path | str = "config.json") -> TransferRecord | None:
+    """The transfer report: results' copy when results are given, else config.json's ``transferred_from``."""
+    from modeling_xlner.training.results import TransferRecord, from_dict
 
-
-def _number(value: Any) -> float | int | None:
-    """A finite int or float (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if results is not None and results.transfer is not None:
+        return results.transfer
+    if config.get("transferred_from") is None:
         return None
-    return value if math.isfinite(value) else None
+    return from_dict(TransferRecord, config["transferred_from"], f"{config_path}, transferred_from")
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _percent(value: float | int | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}"
 
 
 def is_hub_id(value: Any) -> bool:
@@ -157,10 +144,10 @@ def is_hub_id(value: Any) -> bool:
 def downloaded_from_hub(source: Any) -> bool:
     """Whether the transfer source `source` was a Hub model (not a local folder).
 
-    "runs/en" is both a relative path and a valid repo id, and results.json keeps the source as
-    it was typed, so the form alone cannot tell. A Hub source was downloaded into the Hub cache
-    of the machine that trained the model; a source is taken as a Hub id only when that cache
-    holds it and no such local folder exists. Otherwise pass `base_model` explicitly.
+    "runs/en" is both a relative path and a valid repo id, and the transfer record keeps the
+    source as it was typed, so the form alone cannot tell. A Hub source was downloaded into the
+    Hub cache of the machine that trained the model; a source is taken as a Hub id only when that
+    cache holds it and no such local folder exists. Otherwise pass `base_model` explicitly.
     """
     from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
@@ -171,93 +158,136 @@ def downloaded_from_hub(source: Any) -> bool:
     return cached.is_dir()
 
 
-def _dataset(results: Mapping[str, Any], dataset: str | None) -> tuple[str | None, str | None]:
-    """(Hub dataset id, pretty name) from an explicit id, results' dataset_name, or the train file's path."""
+def _dataset(train_file: str | None, dataset: str | None) -> tuple[str | None, str | None]:
+    """(Hub dataset id, pretty name) from an explicit id, or the training file (a hub: source or a known corpus's path)."""
     if dataset:
-        known = KNOWN_DATASETS.get(dataset, {})
-        return dataset, known.get("pretty", dataset)
-    name = _text(results.get("dataset_name"))
-    if name and (name in KNOWN_DATASETS or is_hub_id(name)):
-        return name, KNOWN_DATASETS.get(name, {}).get("pretty", name)
-    train_file = _text(results.get("train_file")) or ""
+        return dataset, KNOWN_DATASETS.get(dataset, {}).get("pretty", dataset)
+    train_file = train_file or ""
     if train_file.startswith("hub:"):  # hub:ID[@CONFIG]:SPLIT
         hub_id = train_file[4:].rsplit(":", 1)[0].split("@", 1)[0]
         if hub_id:
-            return hub_id, name or KNOWN_DATASETS.get(hub_id, {}).get("pretty", hub_id)
-    lowered = (train_file + " " + (name or "")).lower()
+            return hub_id, KNOWN_DATASETS.get(hub_id, {}).get("pretty", hub_id)
     for dataset_id, known in KNOWN_DATASETS.items():
-        if any(pattern in lowered for pattern in known["patterns"]):
+        if any(pattern in train_file.lower() for pattern in known["patterns"]):
             return dataset_id, known["pretty"]
-    return None, name
+    return None, None
 
 
-def _entity_types(id2label: Mapping[Any, str]) -> list[str]:
-    types: list[str] = []
-    for _, label in sorted(id2label.items(), key=lambda item: int(item[0])):
-        if isinstance(label, str) and label[:2] in ("B-", "I-") and label[2:] not in types:
-            types.append(label[2:])
-    return types
+def _labels(config: dict[str, Any]) -> list[str]:
+    return [label for _, label in sorted((config.get("id2label") or {}).items(), key=lambda item: int(item[0]))]
 
 
-def _split_scores(results: Mapping[str, Any], split: str) -> dict[str, Any] | None:
-    scores = _mapping(results.get(split))
-    values = {key: _number(scores.get(key)) for key in METRIC_NAMES}
-    if all(value is None for value in values.values()):
-        return None
-    counts = {key: _number(scores.get(key)) for key in ("n_gold", "n_pred")}
-    return {"split": split, **values, **counts} | {f"{k}_text": _percent(v) for k, v in values.items()}
+def _entity_types(labels: list[str]) -> list[str]:
+    return list(dict.fromkeys(label[2:] for label in labels if label[:2] in ("B-", "I-")))
 
 
-def _ceilings(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    ceiling = _mapping(results.get("boundary_ceiling"))
-    per_split = {"evaluation data": ceiling} if "recall_ceiling" in ceiling else ceiling
-    splits = ("test", "validation", "evaluation data")
-    if not any(split in per_split for split in splits):
-        splits = ("train",)  # only the training data's ceiling is known
-    rows = []
-    for split in splits:
-        values = _mapping(per_split.get(split))
-        recall_ceiling = _number(values.get("recall_ceiling"))
-        n_gold, n_representable = _number(values.get("n_gold")), _number(values.get("n_representable"))
-        if recall_ceiling is None or n_gold is None or n_representable is None:
-            continue
-        rows.append(
-            {
-                "split": split,
-                "n_gold": n_gold,
-                "n_representable": n_representable,
-                "recall_ceiling": recall_ceiling,
-                "recall_ceiling_text": f"{100 * recall_ceiling:.1f}%",
-            }
+def _split_row(split: str, scores: SplitScores) -> dict[str, Any]:
+    values = {key: getattr(scores, key) for key in METRIC_NAMES}
+    return {"split": split, **values, "n_gold": scores.n_gold, "n_pred": scores.n_pred} | {
+        f"{key}_text": _percent(value) for key, value in values.items()
+    }
+
+
+def _evaluation(results: Results | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """(rows of the evaluation table, per-type rows, the split those are of)."""
+    if results is None:
+        return [], [], "validation"
+    splits = {"validation": results.validation, "test": results.test}
+    evaluation = [_split_row(name, splits[name]) for name in SPLIT_NAMES if splits[name] is not None]
+    per_type_split = "test" if results.test is not None and results.test.per_type else "validation"
+    per_type = [
+        {"name": name, "n_gold": scores.n_gold} | {f"{key}_text": _percent(getattr(scores, key)) for key in METRIC_NAMES}
+        for name, scores in (splits[per_type_split].per_type or {}).items()
+    ]
+    return evaluation, per_type, per_type_split
+
+
+def _eval_results(evaluation: list[dict[str, Any]], dataset_id: str | None, dataset_pretty: str | None) -> list[EvalResult]:
+    """The model-index entries (Hub metadata) of the evaluation table."""
+    return [
+        EvalResult(
+            task_type="token-classification",
+            task_name="Named-entity recognition",
+            dataset_type=dataset_id or "local",
+            dataset_name=dataset_pretty or "local data",
+            dataset_split=row["split"],
+            metric_type=metric,
+            metric_name=f"{pretty} ({row['split']}, span-level micro)",
+            metric_value=row[metric],
         )
-    return rows
+        for row in evaluation
+        for metric, pretty in METRIC_NAMES.items()
+    ]
 
 
-def _rows(mapping: Mapping[str, Any], names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    keys = names if names is not None else list(mapping)
+def _ceilings(results: Results | None) -> list[dict[str, Any]]:
+    """Recall ceilings of the evaluation splits (of the training data when only its ceiling is known)."""
+    ceilings = results.boundary_ceiling if results is not None else {}
+    splits = [split for split in ("test", "validation") if split in ceilings] or [split for split in ("train",) if split in ceilings]
+    return [
+        {
+            "split": split,
+            "n_gold": ceilings[split].n_gold,
+            "n_representable": ceilings[split].n_representable,
+            "recall_ceiling_text": f"{100 * ceilings[split].recall_ceiling:.1f}%",
+        }
+        for split in splits
+    ]
+
+
+def _rows(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of the values that are known (not None)."""
+    return [{"name": name, "value": value} for name, value in values.items() if value is not None]
+
+
+def _training_rows(results: Results | None, tokenizer_config: dict[str, Any], language: str) -> tuple[list, list]:
+    """(data rows, training rows) of the Training section."""
     rows = []
-    for key in keys:
-        value = mapping.get(key)
-        if _number(value) is not None or _text(value) is not None:
-            rows.append({"name": key.replace("_", " ") if names is None else key, "value": value})
-    return rows
+    if language == "ja":
+        rows = _rows({f"tokenizer {key.replace('_', ' ')}": tokenizer_config.get(key) for key in ("char_input", "word_input", "romaji_source")})
+    if results is None:
+        return [], rows
+    data = _rows({name.replace("_", " "): value for name, value in vars(results.data).items()})
+    options = results.options
+    training = _rows(
+        {
+            "epochs trained": results.epochs_trained,
+            "best epoch (validation F1)": results.best_epoch,
+            "seconds per epoch (CPU)": None if results.seconds_per_epoch is None else round(results.seconds_per_epoch, 1),
+            "batch size": options.get("batch_size"),
+            "learning rate": options.get("learning_rate"),
+            "max. training samples": options.get("max_train_samples"),
+            "seed": results.seed,
+        }
+    )
+    return data, training + rows
 
 
-def _rows_copied(value: Any) -> list[dict[str, Any]]:
-    rows = []
-    for name, copied in _mapping(value).items():
-        if _number(copied) is not None:
-            text = str(copied)
-        elif isinstance(copied, (list, tuple)) and len(copied) == 2 and all(_number(x) is not None for x in copied):
-            text = f"{copied[0]} of {copied[1]}"
-        elif isinstance(copied, (list, tuple)):
-            text = str(len(copied))
-        elif copied is None:
-            text = "all"
-        else:
-            text = json.dumps(copied, ensure_ascii=False)
-        rows.append({"name": name, "value": text})
-    return rows
+def _transfer(record: TransferRecord | None, base_model: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(the card's transfer section, base_model): a Hub source becomes the base model."""
+    if record is None:
+        return None, base_model
+    base_model = base_model or (record.source if downloaded_from_hub(record.source) else None)
+    if base_model:
+        source_text = f"[{base_model}](https://huggingface.co/{base_model})"
+    else:  # a local folder: its name only, no local path in a public card
+        source_text = f"the XLNer model `{Path(record.source).name}`"
+    modules = record.modules or ["(unknown)"]
+    transfer = {
+        "source": record.source,
+        "source_text": source_text,
+        "modules": modules,
+        "modules_text": " and ".join(", ".join(modules).rsplit(", ", 1)),
+        "rows": [{"name": name, "value": f"{copied[0]} of {copied[1]}"} for name, copied in record.rows_copied.items()],
+        "label_map": list((record.label_map or {}).items()),
+    }
+    return transfer, base_model
+
+
+HYPERPARAMETERS = (
+    "word_vocab_size", "bigram_vocab_size", "word_embedding_dim", "bigram_embedding_dim", "shape_embedding_dim",
+    "char_hidden_size", "context_hidden_size", "context_num_layers", "dropout", "word_dropout",
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- the card
@@ -266,7 +296,7 @@ def _rows_copied(value: Any) -> list[dict[str, Any]]:
 def build_model_card(
     model_dir: str | os.PathLike,
     *,
-    results: Mapping[str, Any] | str | os.PathLike | None = None,
+    results: Results | str | os.PathLike | None = None,
     repo_id: str | None = None,
     license: str | None = None,
     base_model: str | None = None,
@@ -277,14 +307,15 @@ def build_model_card(
 
     Args:
         model_dir: a folder written by `save_pretrained` (config.json at least).
-        results: the training results (dict or path); default ``model_dir/results.json`` if present.
+        results: the training results (`Results` or a results.json path); default
+            ``model_dir/results.json`` if present, else a card without results.
         repo_id: the Hub repository the card is for (model name, and the id in the usage examples);
             default the folder's name.
         license: the model's license; default from the training data (CC-BY-SA 3.0 for the
             Stockmark Japanese data), else Apache-2.0.
         base_model: Hub id of the model the modules were transferred from, for the ``base_model``
             metadata; default the transfer source when `downloaded_from_hub` says it is a Hub model.
-        dataset: Hub id of the training dataset, when it cannot be read from results.json.
+        dataset: Hub id of the training dataset, when the training file does not tell.
         tags: extra tags.
     """
     model_dir = Path(model_dir)
@@ -294,103 +325,20 @@ def build_model_card(
     tokenizer_config = _read_json(model_dir / "tokenizer_config.json") or {}
     results = load_results(results, model_dir)
 
-    language = _text(config.get("language")) or _text(tokenizer_config.get("language")) or _text(results.get("language")) or "en"
-    language_name = LANGUAGE_NAMES.get(language, language)
-    id2label = _mapping(config.get("id2label"))
-    labels = [label for _, label in sorted(id2label.items(), key=lambda item: int(item[0]))]
-    entity_types = _entity_types(id2label)
-    model_name = repo_id or model_dir.resolve().name
-    model_id = repo_id or str(model_dir)
+    language = config.get("language") or tokenizer_config.get("language") or (results.language if results else "en")
+    labels = _labels(config)
+    dataset_id, dataset_pretty = _dataset(results.train_file if results else None, dataset)
+    transfer, base_model = _transfer(transfer_record(config, results, model_dir / "config.json"), base_model)
+    evaluation, per_type, per_type_split = _evaluation(results)
+    eval_results = _eval_results(evaluation, dataset_id, dataset_pretty)
+    data_rows, training_rows = _training_rows(results, tokenizer_config, language)
 
-    dataset_id, dataset_pretty = _dataset(results, dataset)
-    known = KNOWN_DATASETS.get(dataset_id or "", {})
-
-    # Transfer provenance: results.json has the full record, config.json the short one.
-    transfer_record = _mapping(results.get("transfer")) or _mapping(config.get("transferred_from"))
-    transfer = None
-    if transfer_record:
-        source = _text(transfer_record.get("source"))
-        modules = [m for m in transfer_record.get("modules") or [] if isinstance(m, str)]
-        base_model = base_model or (source if downloaded_from_hub(source) else None)
-        if base_model:
-            source_text = f"[{base_model}](https://huggingface.co/{base_model})"
-        elif source:  # a local folder: its name only, no local path in a public card
-            source_text = f"the XLNer model `{Path(source).name}`"
-        else:
-            source_text = "another XLNer model"
-        label_map = _mapping(transfer_record.get("label_map"))
-        transfer = {
-            "source": source,
-            "source_text": source_text,
-            "modules": modules or ["(unknown)"],
-            "modules_text": " and ".join(", ".join(modules).rsplit(", ", 1)) if modules else "(unknown)",
-            "rows": _rows_copied(transfer_record.get("rows_copied")),
-            "label_map": [(k, v) for k, v in label_map.items() if isinstance(v, str)],
-        }
-
-    evaluation = [row for row in (_split_scores(results, split) for split in SPLIT_NAMES) if row]
-    per_type_split = "test" if _mapping(_mapping(results.get("test")).get("per_type")) else "validation"
-    per_type = []
-    for name, scores in _mapping(_mapping(results.get(per_type_split)).get("per_type")).items():
-        scores = _mapping(scores)
-        values = {key: _number(scores.get(key)) for key in METRIC_NAMES}
-        per_type.append({"name": name, "n_gold": _number(scores.get("n_gold"))} | {f"{k}_text": _percent(v) for k, v in values.items()})
-
-    eval_results = []
-    for row in evaluation:
-        for metric, pretty in METRIC_NAMES.items():
-            if row[metric] is None:
-                continue
-            eval_results.append(
-                EvalResult(
-                    task_type="token-classification",
-                    task_name="Named-entity recognition",
-                    dataset_type=dataset_id or "local",
-                    dataset_name=dataset_pretty or "local data",
-                    dataset_split=row["split"],
-                    metric_type=metric,
-                    metric_name=f"{pretty} ({row['split']}, span-level micro)",
-                    metric_value=row[metric],
-                )
-            )
-
-    data = _mapping(results.get("data"))
-    data_rows = _rows(data)
-    options = _mapping(results.get("options"))
-    training_rows = _rows(
-        {
-            "epochs trained": results.get("epochs_trained"),
-            "best epoch (validation F1)": results.get("best_epoch"),
-            "seconds per epoch (CPU)": round(results["seconds_per_epoch"], 1)
-            if _number(results.get("seconds_per_epoch")) is not None
-            else None,
-            "batch size": options.get("batch_size"),
-            "learning rate": options.get("learning_rate"),
-            "max. training samples": options.get("max_train_samples"),
-            "seed": results.get("seed"),
-        }
-    )
-    if language == "ja":
-        training_rows += _rows(
-            {f"tokenizer {key.replace('_', ' ')}": tokenizer_config.get(key) for key in ("char_input", "word_input", "romaji_source")}
-        )
-    hyperparameter_rows = _rows(
-        config,
-        [
-            "word_vocab_size", "bigram_vocab_size", "word_embedding_dim", "bigram_embedding_dim",
-            "shape_embedding_dim", "char_hidden_size", "context_hidden_size", "context_num_layers",
-            "dropout", "word_dropout",
-        ],
-    )  # fmt: skip
-
-    license = license or known.get("license") or DEFAULT_LICENSE
     card_tags = ["xlner", "ner", "named-entity-recognition", "bilstm", "custom_code"]
     if transfer:
         card_tags.append("cross-lingual-transfer")
     card_tags += [tag for tag in tags if tag not in card_tags]
-    extra_metadata: dict[str, Any] = {}
-    if base_model:
-        extra_metadata["base_model_relation"] = "finetune"
+    known = KNOWN_DATASETS.get(dataset_id or "", {})
+    license = license or known.get("license") or DEFAULT_LICENSE
     card_data = ModelCardData(
         language=language,
         license=license,
@@ -400,11 +348,35 @@ def build_model_card(
         datasets=[dataset_id] if dataset_id else None,
         metrics=list(METRIC_NAMES) if eval_results else None,
         base_model=base_model,
-        model_name=model_name,
+        model_name=repo_id or model_dir.resolve().name,
         eval_results=eval_results or None,
-        **extra_metadata,
+        **({"base_model_relation": "finetune"} if base_model else {}),
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE_PATH),
+        **_template_values(language, labels, dataset_id, dataset_pretty, transfer, repo_id or str(model_dir), card_data),
+        license=license,
+        license_note=known.get("license_note"),
+        domain=known.get("domain", "the training corpus"),
+        shape_embedding=(config.get("shape_embedding_dim") or 0) > 0,
+        evaluation=evaluation,
+        per_type=per_type,
+        per_type_split=per_type_split,
+        data_rows=data_rows,
+        training_rows=training_rows,
+        hyperparameter_rows=_rows({name: config.get(name) for name in HYPERPARAMETERS}),
+        ceiling_rows=_ceilings(results),
     )
 
+
+def _template_values(
+    language: str, labels: list[str], dataset_id: str | None, dataset_pretty: str | None,
+    transfer: dict[str, Any] | None, model_id: str, card_data: ModelCardData,
+) -> dict[str, Any]:  # fmt: skip
+    """The template's texts that follow from the language, labels, data and transfer."""
+    language_name = LANGUAGE_NAMES.get(language, language)
+    entity_types = _entity_types(labels)
     summary = (
         f"A compact bi-LSTM named-entity tagger for {language_name}, trained"
         + (f" on the {dataset_pretty}" if dataset_pretty else "")
@@ -412,40 +384,27 @@ def build_model_card(
         + ". Built with xlner (cross-lingual NER with module-by-module transfer)."
     )
     example_text = EXAMPLES.get(language, EXAMPLES["en"])
-    return ModelCard.from_template(
-        card_data,
-        template_path=str(TEMPLATE_PATH),
-        title=model_name.split("/")[-1],
-        summary=summary,
-        language=language,
-        language_name=language_name,
-        license=license,
-        license_note=known.get("license_note"),
-        dataset_id=dataset_id,
-        dataset_pretty=dataset_pretty,
-        dataset_link=f"https://huggingface.co/datasets/{dataset_id}" if dataset_id and is_hub_id(dataset_id) else None,
-        domain=known.get("domain", "the training corpus"),
-        segmentation=SEGMENTATION.get(language, SEGMENTATION["en"]),
-        model_id=model_id,
-        entity_types=[{"name": name, "gloss": ENTITY_GLOSSES.get(name, name)} for name in entity_types],
-        entity_types_text=", ".join(f"`{name}`" for name in entity_types),
-        labels=labels,
-        labels_text=", ".join(f"`{label}`" for label in labels),
-        shape_embedding=(_number(config.get("shape_embedding_dim")) or 0) > 0,
-        evaluation=evaluation,
-        evaluation_level="predicted character spans against gold character spans"
+    return {
+        "title": card_data.model_name.split("/")[-1],
+        "summary": summary,
+        "language": language,
+        "language_name": language_name,
+        "dataset_id": dataset_id,
+        "dataset_pretty": dataset_pretty,
+        "dataset_link": f"https://huggingface.co/datasets/{dataset_id}" if dataset_id and is_hub_id(dataset_id) else None,
+        "segmentation": SEGMENTATION.get(language, SEGMENTATION["en"]),
+        "model_id": model_id,
+        "entity_types": [{"name": name, "gloss": ENTITY_GLOSSES.get(name, name)} for name in entity_types],
+        "entity_types_text": ", ".join(f"`{name}`" for name in entity_types),
+        "labels": labels,
+        "labels_text": ", ".join(f"`{label}`" for label in labels),
+        "evaluation_level": "predicted character spans against gold character spans"
         if language == "ja"
         else "entities read from word-level IOB2 tags, as seqeval does",
-        per_type=per_type,
-        per_type_split=per_type_split,
-        transfer=transfer,
-        data_rows=data_rows,
-        training_rows=training_rows,
-        hyperparameter_rows=hyperparameter_rows,
-        ceiling_rows=_ceilings(results),
-        example_text=example_text,
-        example_literal=json.dumps(example_text, ensure_ascii=False),
-    )
+        "transfer": transfer,
+        "example_text": example_text,
+        "example_literal": json.dumps(example_text, ensure_ascii=False),
+    }
 
 
 def write_model_card(model_dir: str | os.PathLike, output: str | os.PathLike | None = None, **kwargs: Any) -> Path:
@@ -465,6 +424,6 @@ def write_model_card(model_dir: str | os.PathLike, output: str | os.PathLike | N
 
 
 __all__ = [
-    "RESULTS_KEYS", "TEMPLATE_PATH", "build_model_card", "write_model_card", "load_results", "is_hub_id",
+    "TEMPLATE_PATH", "build_model_card", "write_model_card", "load_results", "transfer_record", "is_hub_id",
     "downloaded_from_hub",
 ]  # fmt: skip

@@ -164,7 +164,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
         for model_class in (XLNerModel, XLNerForTokenClassification):
             if model_class._auto_class is not None:
                 entry = f"{model_class.__module__.rsplit('.', 1)[-1]}.{model_class.__name__}"
-                self.config.auto_map = {**(self.config.auto_map or {}), model_class._auto_class: entry}
+                self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), model_class._auto_class: entry}
         # `pipeline("token-classification", model=DIR, trust_remote_code=True)` builds this class. The
         # relative import also makes transformers copy pipeline_xlner.py beside this file as remote code.
         if getattr(self, "head", None) is not None:

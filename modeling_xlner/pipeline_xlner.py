@@ -5,88 +5,32 @@ writes `config.custom_pipelines`, so that on any machine with transformers (no x
 
     pipeline("token-classification", model=DIR, trust_remote_code=True, aggregation_strategy="simple")
 
-builds `XLNerTokenClassificationPipeline`. It imports nothing beyond torch, transformers and the
-standard library, and nothing from the rest of the model's code: the tokenizer and the model
-are used only through their public interface.
+builds `XLNerTokenClassificationPipeline`. It imports torch, transformers, the standard library and
+decoding_xlner.py (BIO chunks); the tokenizer and the model are used through their public interface.
 """
 
 import itertools
 import queue
-import re
 import threading
 import types
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from transformers import TokenClassificationPipeline
 from transformers.pipelines.token_classification import AggregationStrategy
 
+from .decoding_xlner import chunks
+
 # Texts per forward pass when the caller gives no `batch_size` (transformers' default, 1, would
 # make a bi-LSTM on CPU several times slower for nothing).
 DEFAULT_BATCH_SIZE = 64
-# Texts read, tokenized and sorted by length together: the bound on what is held in memory
+# Texts read, preprocessed and sorted by length together: the bound on what is held in memory
 # while a generator or dataset is streamed through the pipeline.
 DEFAULT_CHUNK_SIZE = 1024
 # Texts longer than this many characters are cut into pieces at sentence boundaries.
 DEFAULT_MAX_CHUNK_CHARS = 1000
-
-# Where a sentence ends: Japanese sentence-final punctuation (then any closing brackets or quotes and
-# spaces), Latin ". ! ?" followed by whitespace, or a line break. A cut goes at the end of a match.
-_SENTENCE_END = re.compile(
-    r"[。．！？!?｡]+[」』）)\]】〕〉》\"'’”]*\s*"
-    r"|\.+[)\]\"'’”]*\s+"
-    r"|[\n\r\u2028\u2029\x85]+\s*"
-)
-_SPACE = re.compile(r"\s+")
-_HALF_WIDTH_VOICING = "\uff9e\uff9f"
-
-
-def _is_continuation(character: str) -> bool:
-    """A character that belongs with the one before it (combining or enclosing mark, variation selector,
-    half-width voicing mark): a piece never starts with one."""
-    return (
-        bool(unicodedata.combining(character))
-        or character in _HALF_WIDTH_VOICING
-        or unicodedata.category(character) in ("Mn", "Me")
-    )
-
-
-def split_long_text(text: str, max_chars: int) -> list[tuple[int, int]]:
-    """Cut `text` into consecutive `[start, end)` pieces of at most `max_chars` characters.
-
-    A text no longer than `max_chars` is one piece. Otherwise each piece ends at the last sentence
-    boundary that fits (see `_SENTENCE_END`); failing that, after the last run of whitespace; failing
-    that (one "sentence" longer than `max_chars` without a space), exactly at `max_chars`, moved back
-    so that no combining mark is separated from its base character. The pieces cover the text
-    exactly, in order, so offsets inside a piece map back by adding its start.
-    """
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be at least 1, got {max_chars}")
-    length = len(text)
-    if length <= max_chars:
-        return [(0, length)]
-    pieces = []
-    start = 0
-    while length - start > max_chars:
-        limit = start + max_chars
-        window = text[start:limit]
-        cut = 0
-        for match in _SENTENCE_END.finditer(window):
-            cut = match.end()
-        # A sentence end whose trailing spaces ran up to the limit may go on after it: still a boundary.
-        if cut == 0:
-            for match in _SPACE.finditer(window):
-                if match.start() > 0:
-                    cut = match.end()
-        if cut == 0:
-            cut = max_chars
-            while cut > 1 and _is_continuation(text[start + cut]):
-                cut -= 1
-        pieces.append((start, start + cut))
-        start += cut
-    pieces.append((start, length))
-    return pieces
+MODEL_INPUTS = ("input_ids", "char_ids", "shape_ids")
 
 
 class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
@@ -115,13 +59,14 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
     Inputs: a string (returns a list of entities), a list or tuple of strings (returns a list of
     such lists), or any other iterable of strings — a generator, a `KeyDataset` — which is
     streamed: the pipeline returns a lazy iterator and holds at most `chunk_size` texts (default
-    1,024) at a time. Inside each chunk texts are sorted by length and tokenized and run
-    `batch_size` at a time (default 64, not transformers' 1); results come back in input order.
-    With `num_workers=1` the next batch is tokenized in a background thread while the model runs
-    the current one (the tokenizer is Python, the model's kernels release the GIL): on two or
-    more cores this hides most of the tokenizer's cost. The default, 0, uses the calling thread only. An empty or whitespace-only text gives `[]` without running
-    the model; anything that is not a string (`None` included) raises a `TypeError` naming its
-    position before the model runs.
+    1,024) at a time. Each chunk is preprocessed (split, tokenized), its pieces sorted by word count
+    and run `batch_size` at a time (default 64, not transformers' 1); results come back in input
+    order. With `num_workers=1` the next chunk is preprocessed in a background thread while the
+    model runs the current one (the tokenizer is Python, the model's kernels release the GIL). The
+    default, 0, uses the calling thread only. An empty or whitespace-only text gives `[]` without
+    running the model; anything that is not a string (`None` included) raises a `TypeError` naming
+    its position before the model runs. With `is_split_into_words=True`, an input is a sentence
+    given as its list of words (offsets then point into `" ".join(words)`), as in CoNLL files.
 
     **Long inputs** are chunked, never truncated: a text longer than `max_chunk_chars` characters
     (default 1,000) is cut into pieces at sentence boundaries (`。！？` and closing brackets, `. ! ?`
@@ -137,9 +82,14 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
     which cannot give offsets with a word-level tokenizer.
 
     Keyword arguments (at construction or per call): `aggregation_strategy`, `ignore_labels`
-    (default `["O"]`), `batch_size`, `num_workers`, `chunk_size`, `max_chunk_chars`. Pre-split input
-    (`is_split_into_words`), `offset_mapping` and `stride` are not supported: the tokenizer
-    segments raw text itself and chunking replaces striding.
+    (default `["O"]`), `batch_size`, `num_workers`, `chunk_size`, `max_chunk_chars`,
+    `is_split_into_words`. `offset_mapping` and `stride` are not supported: the tokenizer segments
+    raw text itself and chunking replaces striding.
+
+    One path from text to entities: `preprocess` (split long text, tokenize) → `_forward` (model +
+    `decode`, for a batch of pieces) → `postprocess` (entities of one input). `__call__` streams
+    chunks through these three steps with length-sorted batches; transformers' own step-by-step
+    loop (one piece at a time) runs the same three.
 
     Example:
 
@@ -153,12 +103,6 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
     ```
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._label_info_cache = None
-
-    # ------------------------------------------------------------------ parameters
-
     def check_model_type(self, supported_models):
         # Remote-code models are not in transformers' static list of token-classification models.
         if getattr(self.model.config, "model_type", None) == "xlner":
@@ -171,16 +115,11 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         aggregation_strategy=None,
         max_chunk_chars=None,
         chunk_size=None,
-        is_split_into_words=False,
+        is_split_into_words=None,
         offset_mapping=None,
         stride=None,
         delimiter=None,
     ):
-        if is_split_into_words:
-            raise ValueError(
-                "XLNer pipelines take raw text (is_split_into_words=True is not supported): the tokenizer "
-                "segments the text itself and reports offsets into it"
-            )
         if offset_mapping is not None:
             raise ValueError("XLNer pipelines compute offsets themselves; do not pass offset_mapping")
         if stride is not None:
@@ -188,31 +127,16 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
                 "stride is not supported: long texts are cut at sentence boundaries instead (see max_chunk_chars)"
             )
         preprocess_params = {}
-        if max_chunk_chars is not None:
-            if isinstance(max_chunk_chars, bool) or not isinstance(max_chunk_chars, int) or max_chunk_chars < 1:
-                raise ValueError(f"max_chunk_chars must be a positive integer, got {max_chunk_chars!r}")
-            preprocess_params["max_chunk_chars"] = max_chunk_chars
-        if chunk_size is not None:
-            if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-                raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-            preprocess_params["chunk_size"] = chunk_size
+        for name, value in (("max_chunk_chars", max_chunk_chars), ("chunk_size", chunk_size)):
+            if value is not None:
+                preprocess_params[name] = _positive_int(name, value)
+        if is_split_into_words is not None:
+            preprocess_params["is_split_into_words"] = bool(is_split_into_words)
         postprocess_params = {}
         if aggregation_strategy is not None:
-            if isinstance(aggregation_strategy, str):
-                try:
-                    aggregation_strategy = AggregationStrategy(aggregation_strategy.lower())
-                except ValueError:
-                    choices = ", ".join(repr(s.value) for s in AggregationStrategy)
-                    raise ValueError(
-                        f"unknown aggregation_strategy {aggregation_strategy!r}; expected one of {choices}"
-                    ) from None
-            elif not isinstance(aggregation_strategy, AggregationStrategy):
-                raise ValueError(f"aggregation_strategy must be a string, got {aggregation_strategy!r}")
-            postprocess_params["aggregation_strategy"] = aggregation_strategy
+            postprocess_params["aggregation_strategy"] = _aggregation_strategy(aggregation_strategy)
         if ignore_labels is not None:
-            if isinstance(ignore_labels, str):
-                ignore_labels = [ignore_labels]
-            postprocess_params["ignore_labels"] = list(ignore_labels)
+            postprocess_params["ignore_labels"] = [ignore_labels] if isinstance(ignore_labels, str) else list(ignore_labels)
         return preprocess_params, {}, postprocess_params
 
     # ------------------------------------------------------------------ calling
@@ -223,31 +147,24 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
             raise TypeError(f"unexpected positional arguments {args!r}; pass options as keywords")
         if batch_size is None:
             batch_size = self._batch_size if self._batch_size is not None else DEFAULT_BATCH_SIZE
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if num_workers is None:
-            num_workers = self._num_workers or 0
+        batch_size = _positive_int("batch_size", batch_size)
+        num_workers = (self._num_workers or 0) if num_workers is None else num_workers
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
         preprocess_params, _, postprocess_params = self._sanitize_parameters(**kwargs)
         preprocess_params = {**self._preprocess_params, **preprocess_params}
         postprocess_params = {**self._postprocess_params, **postprocess_params}
-        options = {
-            "batch_size": batch_size,
-            "num_workers": num_workers,
-            "chunk_size": max(preprocess_params.get("chunk_size", DEFAULT_CHUNK_SIZE), batch_size),
-            "max_chunk_chars": preprocess_params.get("max_chunk_chars", DEFAULT_MAX_CHUNK_CHARS),
-            "aggregation_strategy": postprocess_params.get("aggregation_strategy", AggregationStrategy.NONE),
-            "ignore_labels": frozenset(postprocess_params.get("ignore_labels", ["O"])),
-        }
+        chunk_size = max(preprocess_params.pop("chunk_size", DEFAULT_CHUNK_SIZE), batch_size)
+        stream = lambda texts: self._stream(texts, batch_size, chunk_size, num_workers, preprocess_params, postprocess_params)  # noqa: E731
         self.call_count += 1
 
-        if isinstance(inputs, str):
-            return self._predict_chunk([inputs], 0, **options)[0]
+        split = preprocess_params.get("is_split_into_words", False)
+        if isinstance(inputs, str) or (split and isinstance(inputs, (list, tuple)) and all(isinstance(w, str) for w in inputs)):
+            return next(stream([inputs]))
         if isinstance(inputs, (list, tuple)):
             for index, text in enumerate(inputs):
-                _check_text(text, index)
-            return list(self._stream(inputs, **options))
+                _check_text(text, index, split)
+            return list(stream(inputs))
         if inputs is None:
             raise TypeError("the pipeline got None; expected a string, a list of strings or an iterable of strings")
         if isinstance(inputs, (bytes, bytearray)):
@@ -255,226 +172,144 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         if isinstance(inputs, Mapping):
             raise TypeError("the pipeline got a mapping; pass its text (or a list of texts) instead")
         if isinstance(inputs, (Iterable, types.GeneratorType)) or hasattr(inputs, "__getitem__"):
-            return self._stream(inputs, **options)
+            return stream(inputs)
         raise TypeError(f"the pipeline expects a string or an iterable of strings, got {type(inputs).__name__}")
 
-    def _stream(self, texts: Iterable, chunk_size: int, **options) -> Iterator[list[dict]]:
-        iterator = iter(texts)
-        position = 0
-        while True:
-            chunk = list(itertools.islice(iterator, chunk_size))
-            if not chunk:
-                return
-            yield from self._predict_chunk(chunk, position, **options)
+    def _stream(
+        self, texts: Iterable, batch_size: int, chunk_size: int, num_workers: int, preprocess_params: dict, postprocess_params: dict
+    ) -> Iterator[list[dict]]:
+        """Entities of each input, in input order: `chunk_size` inputs preprocessed, run and postprocessed at a time."""
+        chunk_pieces = self._preprocessed_chunks(texts, chunk_size, preprocess_params)
+        if num_workers:
+            chunk_pieces = _prefetch(chunk_pieces, depth=1)
+        for pieces_per_text in chunk_pieces:
+            pieces = sorted((piece for pieces in pieces_per_text for piece in pieces if piece["input_ids"]), key=_word_count)
+            for begin in range(0, len(pieces), batch_size):
+                self._forward(pieces[begin : begin + batch_size])
+            for pieces in pieces_per_text:
+                yield self.postprocess(pieces, **postprocess_params)
+
+    def _preprocessed_chunks(self, texts: Iterable, chunk_size: int, preprocess_params: dict) -> Iterator[list[list[dict]]]:
+        iterator, position = iter(texts), 0
+        split = preprocess_params.get("is_split_into_words", False)
+        while chunk := list(itertools.islice(iterator, chunk_size)):
+            for index, text in enumerate(chunk):
+                _check_text(text, position + index, split)
+            yield [self.preprocess(text, **preprocess_params) for text in chunk]
             position += len(chunk)
 
-    def _predict_chunk(
-        self,
-        texts: Sequence[str],
-        position: int,
-        batch_size: int,
-        max_chunk_chars: int,
-        aggregation_strategy: AggregationStrategy,
-        ignore_labels: frozenset,
-        num_workers: int = 0,
-        chunk_size: int | None = None,
-    ) -> list[list[dict]]:
-        """Entities of each text of `texts` (the `position`-th input onwards, for error messages)."""
-        pieces: list[tuple[int, int, str]] = []  # (text index, piece start, piece text)
-        for index, text in enumerate(texts):
-            _check_text(text, position + index)
-            if not text or text.isspace():
-                continue
-            for start, end in split_long_text(text, max_chunk_chars):
-                pieces.append((index, start, text if end - start == len(text) else text[start:end]))
-        results: list[list[dict]] = [[] for _ in texts]
-        if not pieces:
-            return results
-        offsets: list[list | None] = [None] * len(pieces)
-        labels: list[list[int] | None] = [None] * len(pieces)
-        scores: list[list[float] | None] = [None] * len(pieces)
-        batches = self._encoded_batches(pieces, batch_size)
-        if num_workers:
-            batches = _prefetch(batches, depth=2)
-        for batch, model_inputs, batch_offsets in batches:
-            if not any(batch_offsets):
-                continue  # nothing but spaces and controls: no word to tag
-            best, best_scores = self._label_scores(model_inputs)
-            for row, k in enumerate(batch):
-                n = len(batch_offsets[row])
-                offsets[k], labels[k], scores[k] = batch_offsets[row], best[row][:n], best_scores[row][:n]
+    # ------------------------------------------------------------------ the three steps
 
-        word_index = [0] * len(texts)
-        for k, (index, start, _) in enumerate(pieces):
-            if not offsets[k]:
-                continue
-            results[index].extend(
-                self._entities(
-                    texts[index], offsets[k], start, labels[k], scores[k], word_index[index],
-                    aggregation_strategy, ignore_labels,
-                )  # fmt: skip
-            )
-            word_index[index] += len(offsets[k])
-        return results
-
-    def _encoded_batches(self, pieces: Sequence[tuple[int, int, str]], batch_size: int):
-        """(piece indices, padded model inputs, word offsets per piece) for each batch.
-
-        Pieces are sorted by character length, a proxy for word count known before tokenizing, so
-        that each batch is tokenized on its own (and, with `num_workers`, while the model runs the
-        previous one) and the bi-LSTMs see batches of similar lengths.
-        """
-        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
-        for begin in range(0, len(order), batch_size):
-            batch = order[begin : begin + batch_size]
-            encoding = self.tokenizer(
-                [pieces[k][2] for k in batch], return_offsets_mapping=True, padding=True, return_tensors="pt"
-            )
-            padded_offsets = encoding.pop("offset_mapping").tolist()
-            counts = encoding["attention_mask"].sum(dim=1).tolist()
-            yield batch, encoding, [row[:n] for row, n in zip(padded_offsets, counts)]
-
-    def _label_scores(self, model_inputs) -> tuple[list[list[int]], list[list[float]]]:
-        """Best label id of each word, and its probability, for one padded batch."""
-        names = [name for name in getattr(self.tokenizer, "model_input_names", ()) if name in model_inputs]
-        tensors = {name: model_inputs[name].to(self.device) for name in names or model_inputs.keys()}
-        with self.device_placement(), torch.inference_mode():
-            output = self.model(**tensors)
-            logits = output["logits"] if isinstance(output, dict) else output[0]
-            return self._decode(logits, tensors.get("attention_mask"))
-
-    def _decode(self, logits: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[list, list]:
-        """Label ids and their probabilities, per sentence, from `logits` `(batch, words, labels)`.
-
-        The labels are the model's `decode` (BIO-constrained Viterbi when `config.constrained_decoding`,
-        else each word's argmax), exactly what `xlner evaluate` scores; the score of a word is the
-        probability the model gives its label.
-        """
-        if attention_mask is None:
-            attention_mask = torch.ones(logits.shape[:2], dtype=torch.long, device=logits.device)
-        probabilities = logits.float().softmax(dim=-1)
-        decode = getattr(self.model, "decode", None)
-        if decode is None:  # a model saved before `decode` existed: plain argmax
-            lengths = attention_mask.sum(dim=-1).tolist()
-            labels = [row[: int(n)] for row, n in zip(logits.argmax(dim=-1).tolist(), lengths)]
+    def preprocess(self, sentence, max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS, is_split_into_words: bool = False) -> list[dict]:
+        """The pieces of one input, tokenized: model inputs (lists), word offsets into the input, piece start."""
+        if is_split_into_words:
+            text, spans = " ".join(sentence), [(0, None)]
         else:
-            labels = decode(logits, attention_mask)
-        index = torch.zeros(logits.shape[:2], dtype=torch.long)
-        for row, ids in enumerate(labels):
-            index[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        chosen = probabilities.gather(-1, index.to(logits.device).unsqueeze(-1)).squeeze(-1).tolist()
-        return labels, [row[: len(ids)] for row, ids in zip(chosen, labels)]
+            text = sentence
+            spans = self.tokenizer.split_long_text(text, max_chunk_chars) if text and not text.isspace() else []
+        pieces = []
+        for start, end in spans:
+            piece = sentence if is_split_into_words or end - start == len(text) else text[start:end]
+            encoding = self.tokenizer(piece, is_split_into_words=is_split_into_words, return_offsets_mapping=True)
+            features = {name: encoding[name] for name in MODEL_INPUTS}
+            pieces.append({**features, "offsets": encoding["offset_mapping"], "start": start, "text": text})
+        return pieces
 
-    # ------------------------------------------------------------------ entities
+    def _forward(self, pieces: Sequence[dict] | dict) -> list[dict]:
+        """Model and `decode` for a batch of pieces: each piece gets its word `labels` (ids) and their `scores`."""
+        pieces = [pieces] if isinstance(pieces, dict) else pieces
+        batch = self.tokenizer.pad([{name: piece[name] for name in MODEL_INPUTS} for piece in pieces], return_tensors="pt")
+        with self.device_placement(), torch.inference_mode():
+            output = self.model(**{name: tensor.to(self.device) for name, tensor in batch.items()})
+            logits = output["logits"] if isinstance(output, dict) else output[0]
+            mask = batch["attention_mask"].to(logits.device)
+            labels = self.model.decode(logits, mask)
+            index = torch.zeros(logits.shape[:2], dtype=torch.long)
+            for row, ids in enumerate(labels):
+                index[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            chosen = logits.float().softmax(dim=-1).gather(-1, index.to(logits.device).unsqueeze(-1)).squeeze(-1)
+        for piece, ids, scores in zip(pieces, labels, chosen.tolist()):
+            piece["labels"], piece["scores"] = ids, scores[: len(ids)]
+        return list(pieces)
 
-    def _label_info(self) -> list[tuple[str, str, str]]:
-        """Per label id: (label, "B" or "I", entity type), as transformers' `get_tag` splits them."""
-        id2label = self.model.config.id2label
-        if self._label_info_cache is None or self._label_info_cache[0] is not id2label:
-            info = []
-            for index in range(len(id2label)):
-                label = id2label[index]
-                info.append((label, *self.get_tag(label)))
-            self._label_info_cache = (id2label, info)
-        return self._label_info_cache[1]
-
-    def _entities(
-        self,
-        text: str,
-        offsets: Sequence[Sequence[int]],
-        base: int,
-        labels: Sequence[int],
-        scores: Sequence[float],
-        first_word: int,
-        aggregation_strategy: AggregationStrategy,
-        ignore_labels: frozenset,
+    def postprocess(
+        self, pieces: Sequence[dict], aggregation_strategy=AggregationStrategy.NONE, ignore_labels: Sequence[str] | None = None
     ) -> list[dict]:
-        """Entities of one piece of `text` that starts at character `base` (words `first_word`...)."""
-        info = self._label_info()
-        entities = []
-        if aggregation_strategy == AggregationStrategy.NONE:
-            for position, (label_id, score) in enumerate(zip(labels, scores)):
-                label = info[label_id][0]
-                if label in ignore_labels:
-                    continue
-                start, end = offsets[position]
-                start, end = start + base, end + base
-                entities.append(
-                    {"entity": label, "score": score, "index": first_word + position,
-                     "word": text[start:end], "start": start, "end": end}
-                )  # fmt: skip
-            return entities
-
-        # Group words as transformers' `group_entities` does (= seqeval's chunks for BIO tags).
-        group_type, group_first, group_scores = None, 0, []
-        for position in range(len(labels) + 1):
-            if position < len(labels):
-                _, bi, entity_type = info[labels[position]]
-                if group_scores and entity_type == group_type and bi != "B":
-                    group_scores.append(scores[position])
-                    continue
-            if group_scores and group_type not in ignore_labels:
-                start = offsets[group_first][0] + base
-                end = offsets[position - 1][1] + base
-                entities.append(
-                    {"entity_group": group_type, "score": sum(group_scores) / len(group_scores),
-                     "word": text[start:end], "start": start, "end": end}
-                )  # fmt: skip
-            if position < len(labels):
-                group_type, group_first, group_scores = entity_type, position, [scores[position]]
-        return entities
-
-    # ------------------------------------------------------------------ transformers' step-by-step interface
-    # `__call__` above batches on its own; these keep `preprocess` / `forward` / `postprocess` (and
-    # transformers' generic iterators built on them) consistent with it, one text at a time.
-
-    def preprocess(self, sentence, max_chunk_chars=DEFAULT_MAX_CHUNK_CHARS, **_):
-        _check_text(sentence, 0)
-        pieces = split_long_text(sentence, max_chunk_chars) if sentence and not sentence.isspace() else [(0, 0)]
-        width = getattr(self.tokenizer, "max_bigrams_per_word", None)
-        for number, (start, end) in enumerate(pieces):
-            encoding = self.tokenizer(sentence[start:end], return_offsets_mapping=True)
-            words = len(encoding["input_ids"])
-            # Fixed bigram width and at least one (masked) word, so transformers' collator can stack pieces.
-            feature = {
-                "input_ids": encoding["input_ids"] or [0],
-                "char_ids": [ids + [0] * ((width or len(ids)) - len(ids)) for ids in encoding["char_ids"]]
-                or [[0] * (width or 1)],
-                "shape_ids": encoding["shape_ids"] or [0],
-            }
-            model_inputs = dict(self.tokenizer.pad(feature, return_tensors="pt"))
-            if not words:
-                model_inputs["attention_mask"] = torch.zeros_like(model_inputs["attention_mask"])
-            model_inputs = {key: value.unsqueeze(0) for key, value in model_inputs.items()}
-            model_inputs["offsets"] = [tuple(pair) for pair in encoding["offset_mapping"]]
-            model_inputs["piece_start"] = start
-            model_inputs["sentence"] = sentence if number == 0 else None
-            model_inputs["is_last"] = number == len(pieces) - 1
-            yield model_inputs
-
-    def _forward(self, model_inputs):
-        passthrough = {key: model_inputs.pop(key) for key in ("offsets", "piece_start", "sentence", "is_last")}
-        output = self.model(**model_inputs)
-        logits = output["logits"] if isinstance(output, dict) else output[0]
-        return {"logits": logits, **passthrough}
-
-    def postprocess(self, all_outputs, aggregation_strategy=AggregationStrategy.NONE, ignore_labels=None):
-        ignore_labels = frozenset(["O"] if ignore_labels is None else ignore_labels)
-        sentence = all_outputs[0]["sentence"]
+        """The entities of one input from its tagged pieces (words with no tag, or only `ignore_labels`, give none)."""
+        ignore = frozenset(["O"] if ignore_labels is None else ignore_labels)
+        id2label = self.model.config.id2label
         entities, first_word = [], 0
-        for output in all_outputs:
-            offsets = output["offsets"]
-            if not offsets:
+        for piece in pieces:
+            if not piece["input_ids"]:
                 continue
-            labels, scores = self._decode(output["logits"][:1, : len(offsets)], None)
-            entities.extend(
-                self._entities(
-                    sentence, offsets, output["piece_start"], labels[0], scores[0], first_word,
-                    aggregation_strategy, ignore_labels,
-                )  # fmt: skip
-            )
-            first_word += len(offsets)
+            tags = [id2label[label] for label in piece["labels"]]
+            if aggregation_strategy == AggregationStrategy.NONE:
+                entities += _word_entities(piece, tags, first_word, ignore)
+            else:
+                entities += _grouped_entities(piece, tags, ignore)
+            first_word += len(piece["offsets"])
         return entities
+
+
+def _word_entities(piece: dict, tags: Sequence[str], first_word: int, ignore: frozenset) -> list[dict]:
+    """One dict per word whose label is not ignored."""
+    entities = []
+    for position, (tag, score) in enumerate(zip(tags, piece["scores"])):
+        if tag in ignore:
+            continue
+        start, end = (offset + piece["start"] for offset in piece["offsets"][position])
+        entities.append(
+            {"entity": tag, "score": score, "index": first_word + position,
+             "word": piece["text"][start:end], "start": start, "end": end}
+        )  # fmt: skip
+    return entities
+
+
+def _grouped_entities(piece: dict, tags: Sequence[str], ignore: frozenset) -> list[dict]:
+    """Words grouped as transformers' `group_entities` does (= seqeval's chunks for BIO tags)."""
+    entities = []
+    for entity_type, first, last in chunks(tags):
+        if entity_type in ignore:
+            continue
+        start = piece["offsets"][first][0] + piece["start"]
+        end = piece["offsets"][last][1] + piece["start"]
+        scores = piece["scores"][first : last + 1]
+        entities.append(
+            {"entity_group": entity_type, "score": sum(scores) / len(scores),
+             "word": piece["text"][start:end], "start": start, "end": end}
+        )  # fmt: skip
+    return entities
+
+
+def _word_count(piece: dict) -> int:
+    return len(piece["input_ids"])
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _aggregation_strategy(value: Any) -> AggregationStrategy:
+    if isinstance(value, AggregationStrategy):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"aggregation_strategy must be a string, got {value!r}")
+    try:
+        return AggregationStrategy(value.lower())
+    except ValueError:
+        choices = ", ".join(repr(s.value) for s in AggregationStrategy)
+        raise ValueError(f"unknown aggregation_strategy {value!r}; expected one of {choices}") from None
+
+
+def _check_text(text: Any, position: int, is_split_into_words: bool = False) -> None:
+    if is_split_into_words:
+        if not isinstance(text, (list, tuple)) or not all(isinstance(word, str) for word in text):
+            raise TypeError(f"input {position} is not a list of words (strings); is_split_into_words=True takes word lists")
+    elif not isinstance(text, str):
+        what = "None" if text is None else f"a {type(text).__name__}"
+        raise TypeError(f"input {position} is {what}; expected a string (use '' for an empty text)")
 
 
 def _prefetch(iterator: Iterator, depth: int) -> Iterator:
@@ -513,10 +348,4 @@ def _prefetch(iterator: Iterator, depth: int) -> Iterator:
                 worker.join(timeout=0.01)
 
 
-def _check_text(text, position: int) -> None:
-    if not isinstance(text, str):
-        what = "None" if text is None else f"a {type(text).__name__}"
-        raise TypeError(f"input {position} is {what}; expected a string (use '' for an empty text)")
-
-
-__all__ = ["XLNerTokenClassificationPipeline", "split_long_text"]
+__all__ = ["XLNerTokenClassificationPipeline"]

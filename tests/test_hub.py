@@ -7,6 +7,7 @@ steps on real data, so that it tags its training sentences exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -30,6 +31,8 @@ from hub_cards.push import PushError, export_hub_folder, hub_files, push_hub_fol
 from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
 from modeling_xlner.cli import main
 from modeling_xlner.training.data import boundary_ceiling, spans_to_word_tags, word_tags_to_spans
+from modeling_xlner.training.options import TrainingOptions
+from modeling_xlner.training.results import Results, TransferRecord
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +86,37 @@ def _scores(predicted: list[list[tuple]], gold: list[list[tuple]]) -> dict[str, 
     return {"precision": precision, "recall": recall, "f1": f1, "n_gold": n_gold, "n_pred": n_pred}
 
 
+def _tiny_results(labels, config, corpus, splits, scores, ceilings, unrepresentable, loss) -> Results:
+    """A results.json as xlner train writes it (one epoch of a hand-written loop stands for the Trainer)."""
+    train, validation, test = splits
+    return Results.from_dict(
+        {
+            "language": "ja",
+            "labels": labels,
+            "data": {"train_sentences": len(train), "validation_sentences": len(validation),
+                     "train_unrepresentable_entities": unrepresentable, "test_sentences": len(test)},
+            "boundary_ceiling": ceilings,
+            "validation": scores["validation"],
+            "test": scores["test"],
+            "best_epoch": 1,
+            "epochs_trained": 1,
+            "seconds_per_epoch": 1.5,
+            "learning_curve": [{"epoch": 1, "train_loss": loss, "validation_precision": scores["validation"]["precision"],
+                                "validation_recall": scores["validation"]["recall"], "validation_f1": scores["validation"]["f1"],
+                                "seconds": 1.5}],
+            "seed": 0,
+            "threads": 1,
+            "processes": 1,
+            "options": dataclasses.asdict(TrainingOptions(batch_size=16, learning_rate=1e-2, seed=0)),
+            "model_config": {key: getattr(config, key) for key in SMALL},
+            "train_file": str(corpus / "train.jsonl"),
+            "validation_file": str(corpus / "validation.jsonl"),
+            "test_file": str(corpus / "test.jsonl"),
+            "dropped_overlapping_entities": 0,
+        }
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def tiny_ja(shared_data, tmp_path_factory) -> SimpleNamespace:
     """A tiny Japanese model saved with its tokenizer and a results.json of real (small) evaluations.
@@ -111,9 +145,10 @@ def tiny_ja(shared_data, tmp_path_factory) -> SimpleNamespace:
         torch.manual_seed(0)
         model = XLNerForTokenClassification(config)
         encoding = tokenizer([row["text"] for row in train], return_offsets_mapping=True)
-        features = []
+        features, unrepresentable = [], 0
         for i, row in enumerate(train):
-            tags, _ = spans_to_word_tags(encoding["offset_mapping"][i], row["entities"])
+            tags, missed = spans_to_word_tags(encoding["offset_mapping"][i], row["entities"])
+            unrepresentable += missed
             features.append({key: encoding[key][i] for key in ("input_ids", "char_ids", "shape_ids")} | {"labels": [label2id[t] for t in tags]})
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         rng = random.Random(0)
@@ -137,19 +172,14 @@ def tiny_ja(shared_data, tmp_path_factory) -> SimpleNamespace:
         ]
         assert known, "the tiny model should tag some training sentences exactly"
 
-        results = {"language": "ja", "labels": labels, "train_file": str(corpus / "train.jsonl")}
-        offsets = {}
+        scores, ceilings = {}, {}
         for name, rows in (("validation", validation), ("test", test)):
             texts = [row["text"] for row in rows]
-            results[name] = _scores(_predict(model, tokenizer, texts), [_spans(row["entities"]) for row in rows])
-            offsets[name] = tokenizer(texts, return_offsets_mapping=True)["offset_mapping"]
-        results["data"] = {"train_sentences": len(train), "validation_sentences": len(validation), "test_sentences": len(test)}
-        results["boundary_ceiling"] = {
-            name: boundary_ceiling(offsets[name], [row["entities"] for row in rows])
-            for name, rows in (("validation", validation), ("test", test))
-        }
-        results |= {"best_epoch": 1, "epochs_trained": 1, "seconds_per_epoch": 1.5, "seed": 0}
-        (directory / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+            scores[name] = _scores(_predict(model, tokenizer, texts), [_spans(row["entities"]) for row in rows])
+            offsets = tokenizer(texts, return_offsets_mapping=True)["offset_mapping"]
+            ceilings[name] = boundary_ceiling(offsets, [row["entities"] for row in rows])
+        results = _tiny_results(labels, config, corpus, (train, validation, test), scores, ceilings, unrepresentable, loss.item())
+        results.save(directory / "results.json")
     finally:
         torch.set_num_threads(threads)
     return SimpleNamespace(directory=directory, results=results, known=known[:3], labels=labels)
@@ -254,21 +284,25 @@ def test_dry_run_leaves_out_training_leftovers(tiny_ja, tmp_path):
     (model_dir / "checkpoints" / "checkpoint-10" / "model.safetensors").write_bytes(b"old")
     (model_dir / "learning_curve.png").write_bytes(b"png")
     (model_dir / "training_args.bin").write_bytes(b"bin")
-    (model_dir / "plot_curve.py").write_text("print('not remote code')\n")
+    (model_dir / "train.log").write_text("epoch 1\n")
+    (model_dir / "README.md").write_text("a stale card\n")
+    (model_dir / "runs").mkdir()  # e.g. tensorboard logs
     names = export_hub_folder(model_dir, tmp_path / "out", repo_id=REPO_ID)
     assert set(names) == MODEL_FILES | REMOTE_CODE | {"README.md"}
     assert {path.name for path in (tmp_path / "out").iterdir()} == set(names)
+    assert (tmp_path / "out" / "README.md").read_text(encoding="utf-8") != "a stale card\n"
 
 
 def test_dry_run_failures_leave_nothing_behind(tiny_ja, tmp_path):
     incomplete = tmp_path / "incomplete"
     shutil.copytree(tiny_ja.directory, incomplete)
     (incomplete / "word_vocab.json").unlink()
-    (incomplete / "segmentation.py").unlink()  # imported by tokenization_xlner.py
+    (incomplete / "model.safetensors").rename(incomplete / "pytorch_model.bin")
     target = tmp_path / "new" / "deeper" / "out"
     with pytest.raises(SystemExit) as error:
         main(["push", "--model", str(incomplete), "--repo-id", REPO_ID, "--dry-run", str(target)])
-    assert "word_vocab.json" in str(error.value) and "segmentation.py" in str(error.value)
+    assert "lacks: model.safetensors (the weights are in pytorch_model.bin" in str(error.value)
+    assert "word_vocab.json" in str(error.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["incomplete"]  # not even the parents
 
     occupied = tmp_path / "occupied"
@@ -363,7 +397,7 @@ def test_card_metadata_holds_the_results(tiny_ja, exported):
     assert data.model_name == REPO_ID
     reported = {(r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
     expected = {
-        (split, metric): tiny_ja.results[split][metric]
+        (split, metric): getattr(getattr(tiny_ja.results, split), metric)
         for split in ("validation", "test")
         for metric in ("precision", "recall", "f1")
     }
@@ -372,23 +406,26 @@ def test_card_metadata_holds_the_results(tiny_ja, exported):
     text = card.text
     for label in tiny_ja.labels:
         assert f"`{label}`" in text
-    ceiling = tiny_ja.results["boundary_ceiling"]["test"]
-    assert f"{ceiling['n_representable']} of {ceiling['n_gold']} gold entities" in text
+    ceiling = tiny_ja.results.boundary_ceiling["test"]
+    assert f"{ceiling.n_representable} of {ceiling.n_gold} gold entities" in text
     assert "trust_remote_code=True" in text and 'pipeline("token-classification"' in text
-    assert f"| train sentences | {tiny_ja.results['data']['train_sentences']} |" in text
+    assert f"| train sentences | {tiny_ja.results.data.train_sentences} |" in text
+    assert "| batch size | 16 |" in text and "| best epoch (validation F1) | 1 |" in text
 
 
 def test_card_of_a_transferred_model(tiny_ja, tmp_path, monkeypatch):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub_cache"))
-    results = dict(tiny_ja.results)
-    results["transfer"] = {
-        "source": "/runs/en_v1",
-        "modules": ["char", "head"],
-        "rows_copied": {"char": [120, 400], "head": [9, 9]},
-        "label_map": {"人名": "PER", "地名": "LOC"},
-    }
+    results = dataclasses.replace(
+        tiny_ja.results,
+        transfer=TransferRecord(
+            source="/runs/en_v1",
+            modules=["char", "head"],
+            rows_copied={"char": [120, 400], "head": [9, 9]},
+            label_map={"人名": "PER", "地名": "LOC"},
+        ),
+    )
     local_source = build_model_card(tiny_ja.directory, results=results, repo_id=REPO_ID)
     assert local_source.data.base_model is None  # a local folder is not a Hub model
     assert "cross-lingual-transfer" in local_source.data.tags
@@ -398,7 +435,7 @@ def test_card_of_a_transferred_model(tiny_ja, tmp_path, monkeypatch):
     assert "`人名` ← `PER`" in local_source.text
 
     # "owner/name" may be a relative folder as well: a Hub id only if it came through the Hub cache.
-    results["transfer"]["source"] = "xlner-test/tiny-en"
+    results.transfer.source = "xlner-test/tiny-en"
     assert build_model_card(tiny_ja.directory, results=results, repo_id=REPO_ID).data.base_model is None
     (tmp_path / "hub_cache" / "models--xlner-test--tiny-en" / "snapshots" / ("0" * 40)).mkdir(parents=True)
     card = build_model_card(tiny_ja.directory, results=results, repo_id=REPO_ID)
@@ -413,17 +450,38 @@ def test_card_of_a_transferred_model(tiny_ja, tmp_path, monkeypatch):
     assert ModelCard.load(path).data.base_model == "xlner-test/tiny-en"
 
 
-def test_card_with_missing_or_odd_results(tiny_ja, tmp_path):
-    bare = build_model_card(tiny_ja.directory, results={}, repo_id=REPO_ID)
+def _model_folder_without_results(tiny_ja, folder: Path) -> Path:
+    shutil.copytree(tiny_ja.directory, folder)
+    (folder / "results.json").unlink()
+    return folder
+
+
+def test_card_of_a_transferred_model_without_results(tiny_ja, tmp_path):
+    """Without results.json the provenance comes from config.json's `transferred_from`: the same record."""
+    folder = _model_folder_without_results(tiny_ja, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    record = {"source": "/runs/en_v1", "modules": ["char", "head"], "rows_copied": {"char": [120, 400], "head": [9, 9]}}
+    (folder / "config.json").write_text(json.dumps(config | {"transferred_from": record}), encoding="utf-8")
+    text = build_model_card(folder, repo_id=REPO_ID).text
+    assert "char and head modules were copied from the XLNer model `en_v1`" in text and "| `char` | 120 of 400 |" in text
+    assert "## Evaluation" not in text and "←" not in text  # no results, no label map
+
+
+def test_card_with_missing_or_bad_results(tiny_ja, tmp_path):
+    bare = build_model_card(_model_folder_without_results(tiny_ja, tmp_path / "bare"), repo_id=REPO_ID)
     assert bare.data.eval_results is None and "model-index" not in str(bare)
     assert "## Evaluation" not in bare.text and "## Intended use and limitations" in bare.text
-    odd = {"validation": {"f1": "high", "precision": None}, "test": [1, 2], "data": "many", "boundary_ceiling": 3,
-           "transfer": {"modules": "char"}, "seconds_per_epoch": True}  # fmt: skip
-    card = build_model_card(tiny_ja.directory, results=odd, repo_id=REPO_ID)
-    assert card.data.eval_results is None
-    assert "## Evaluation" not in card.text
+    assert "| Data | Count |" not in bare.text and "cross-lingual-transfer" not in bare.data.tags
+    # Results of the wrong shape are an error naming the file and the field, not a quietly thinner card.
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(tiny_ja.results.to_dict() | {"validation": {"f1": "high"}}), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(bad))}: missing field validation\.precision"):
+        build_model_card(tiny_ja.directory, results=bad, repo_id=REPO_ID)
+    with pytest.raises(FileNotFoundError, match="no such results file"):
+        build_model_card(tiny_ja.directory, results=tmp_path / "absent.json")
     written = write_model_card(tiny_ja.directory, output=tmp_path / "README.md")
     assert ModelCard.load(written).data.eval_results  # default: the folder's results.json
+    assert ModelCard.load(write_model_card(tiny_ja.directory, output=tmp_path / "R2.md", results=tiny_ja.results)).content == ModelCard.load(written).content
     with pytest.raises(FileNotFoundError):
         build_model_card(tmp_path)
 
@@ -517,31 +575,47 @@ def test_xlner_push_errors_are_clear_and_leave_nothing(tiny_ja, fake_hub, monkey
     assert sorted(path.name for path in tiny_ja.directory.iterdir()) == before
 
 
-def test_model_push_to_hub_carries_code_and_generated_card(tiny_ja, fake_hub, monkeypatch):
+def test_model_push_to_hub_carries_code_and_generated_card(tiny_ja, fake_hub, monkeypatch, tmp_path):
+    """`model.push_to_hub` = save_pretrained into a temporary folder, then the path of `xlner push`."""
+    from huggingface_hub import constants
+
     def no_card_download(*args, **kwargs):
         raise AssertionError("the generated card must not need the Hub's card")
 
     monkeypatch.setattr(ModelCard, "load", no_card_download)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the fake hub is reachable
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     model = XLNerForTokenClassification.from_pretrained(tiny_ja.directory)
-    model.push_to_hub(REPO_ID, commit_message="model only")
-    (commit,) = fake_hub.create_commit
-    assert commit["commit_message"] == "model only"
-    assert set(commit["files"]) == {
+    model.push_to_hub(REPO_ID, commit_message="model only", private=True)
+    assert fake_hub.create_repo == [{"repo_id": REPO_ID, "token": "hf_fake_token", "private": True, "exist_ok": True}]
+    (upload,) = fake_hub.upload_folder
+    assert upload["commit_message"] == "model only" and fake_hub.create_commit == []
+    assert set(upload["files"]) == {
         "config.json", "model.safetensors", "README.md",
         "configuration_xlner.py", "modeling_xlner.py", "transfer_xlner.py", "pipeline_xlner.py",
     }  # fmt: skip
-    assert commit["files"]["modeling_xlner.py"] == Path(sys.modules[type(model).__module__].__file__).read_bytes()
-    card = ModelCard(commit["files"]["README.md"].decode("utf-8"))
+    assert upload["files"]["modeling_xlner.py"] == Path(sys.modules[type(model).__module__].__file__).read_bytes()
+    card = ModelCard(upload["files"]["README.md"].decode("utf-8"))
     reported = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
-    assert reported[("test", "f1")] == tiny_ja.results["test"]["f1"]  # from the folder it was loaded from
+    assert reported[("test", "f1")] == tiny_ja.results.test.f1  # from the folder it was loaded from
     assert card.data.model_name == REPO_ID
 
+    # With the tokenizer: the same files as `xlner push` of the saved folder, in one upload.
     tokenizer = XLNerTokenizer.from_pretrained(tiny_ja.directory)
-    model.push_to_hub(REPO_ID, tokenizer=tokenizer, results={}, tags=["demo"])
-    together = fake_hub.create_commit[-1]["files"]
+    model.push_to_hub(REPO_ID, tokenizer=tokenizer, tags=["demo"])
+    together = fake_hub.upload_folder[-1]["files"]
     assert set(together) == MODEL_FILES | REMOTE_CODE | {"README.md"}
-    card = ModelCard(together["README.md"].decode("utf-8"))
-    assert "demo" in card.data.tags and card.data.eval_results is None
+    # (A reloaded tokenizer saves a few loading flags more in tokenizer_config.json: transformers' doing.)
+    for name in (MODEL_FILES | REMOTE_CODE) - {"tokenizer_config.json"}:
+        assert together[name] == (tiny_ja.directory / name).read_bytes(), name
+    assert "demo" in ModelCard(together["README.md"].decode("utf-8")).data.tags
+
+    # Loaded from a folder without results.json: no results in the card.
+    bare = XLNerForTokenClassification.from_pretrained(_model_folder_without_results(tiny_ja, tmp_path / "bare"))
+    bare.push_to_hub(REPO_ID, tokenizer=tokenizer, results=None)
+    assert ModelCard(fake_hub.upload_folder[-1]["files"]["README.md"].decode("utf-8")).data.eval_results is None
+    assert _no_push_leftovers(tmp_path)
 
 
 def test_tokenizer_push_to_hub_carries_code_and_keeps_the_card(tiny_ja, exported, fake_hub, monkeypatch):

@@ -6,12 +6,14 @@ The training itself is covered elsewhere; CI runs `xlner reproduce --quick` end 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from modeling_xlner.training import reproduce as reproduce_module
+from modeling_xlner.training.results import Results
 from modeling_xlner.cli import build_parser, reproduce_plan
 from modeling_xlner.training.reproduce import (
     COMBINATIONS,
@@ -50,14 +52,31 @@ def test_quick_plan_runs_every_step_once():
     assert {r.inputs for r in runs} == set(INPUT_VARIANTS)
 
 
-def _result(method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT) -> dict:
+def _scores(f1: float) -> dict:
+    return {"precision": f1, "recall": f1, "f1": f1, "n_gold": 100, "n_pred": 100}
+
+
+def _trained(test: float, validation: float) -> dict:
+    """A results.json of `train` / `transfer` (as a dict, the form they return today) with these F1s."""
     return {
-        "run": {"method": method, "size": size, "seed": seed, "inputs": inputs},
-        "test": {"f1": test},
-        "validation": {"f1": validation},
-        "best_epoch": 10,
-        "epochs_trained": 20,
-    }
+        "language": "ja", "labels": ["O", "B-人名", "I-人名"],
+        "data": {"train_sentences": 500, "validation_sentences": 50, "train_unrepresentable_entities": 0, "test_sentences": 50},
+        "boundary_ceiling": {}, "validation": _scores(validation), "test": _scores(test) | {"per_type": {}},
+        "best_epoch": 10, "epochs_trained": 20, "seconds_per_epoch": 3.0, "learning_curve": [],
+        "seed": 1, "threads": 1, "processes": 1, "options": {}, "model_config": {},
+        "train_file": "t.jsonl", "validation_file": "v.jsonl", "test_file": "s.jsonl", "dropped_overlapping_entities": 0,
+    }  # fmt: skip
+
+
+def _result(method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT) -> dict:
+    """The results.json of a finished reproduce run, as a dict."""
+    name = Run(method, size, seed, inputs).name
+    run = {"method": method, "size": size, "seed": seed, "inputs": inputs, "name": name, "wall_seconds": 1.0}
+    return _trained(test, validation) | {"run": run}
+
+
+def _typed(results: list[dict]) -> list[Results]:
+    return [Results.from_dict(result) for result in results]
 
 
 def test_best_combination_is_chosen_on_validation_never_on_test():
@@ -66,7 +85,7 @@ def test_best_combination_is_chosen_on_validation_never_on_test():
         _result("char", 500, 1, test=0.60, validation=0.41),  # best on test, worse on validation
         _result("char+classifier", 500, 1, test=0.45, validation=0.50),
     ]
-    assert best_combination(summarize(results)) == "char+classifier"
+    assert best_combination(summarize(_typed(results))) == "char+classifier"
 
 
 def test_best_combination_compares_at_the_sizes_every_combination_has():
@@ -76,7 +95,7 @@ def test_best_combination_compares_at_the_sizes_every_combination_has():
         # Only char+classifier was also run at 2000: its higher score there must not decide.
         _result("char+classifier", 2000, 1, test=0.55, validation=0.56),
     ]
-    assert best_combination(summarize(results)) == "char"
+    assert best_combination(summarize(_typed(results))) == "char"
 
 
 def test_report_only_summarises_every_finished_run_without_training(tmp_path, monkeypatch):
@@ -124,22 +143,58 @@ def test_bad_run_names_are_clear_errors(name):
 def test_named_runs_train_in_order_then_everything_finished_is_reported(tmp_path, monkeypatch):
     english = tmp_path / "english"
     english.mkdir()
-    (english / "results.json").write_text(json.dumps({"test": {"f1": 0.85}}))
+    Results.from_dict(_trained(0.85, 0.86)).save(english / "results.json")
     trained = []
 
     def fake_run_one(run, context):
         trained.append(run.name)
         folder = tmp_path / "runs" / run.name
         folder.mkdir(parents=True)
-        result = _result(run.method, run.size, run.seed, 0.4, 0.4, inputs=run.inputs)
-        (folder / "results.json").write_text(json.dumps({**result, "run": {**result["run"], "name": run.name}}))
-        return result
+        result = Results.from_dict(_result(run.method, run.size, run.seed, 0.4, 0.4, inputs=run.inputs))
+        return result.save(folder / "results.json") and result
 
     monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
     monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
     names = ["scratch__nfull__seed1", "char+classifier__n500__seed1__char-japanese_word-japanese"]
     report = reproduce_module.reproduce(tmp_path, data_dir="data", source=str(english), only=names)
     assert trained == names and sorted(r["name"] for r in report["runs"]) == sorted(names)
+    assert report["source"] == {"path": str(english), "test_f1": 0.85, "seconds_per_epoch": 3.0}
+
+
+def test_run_one_records_the_run_and_is_not_run_twice(tmp_path, monkeypatch):
+    """`train` returns the run's `Results`; `_run_one` adds the run record."""
+    import modeling_xlner.training.trainer as trainer
+
+    calls = []
+
+    def fake_train(language, train, validation, output, options, test):
+        calls.append(options)
+        Path(output).mkdir(parents=True)
+        (Path(output) / "checkpoints").mkdir()
+        return Results.from_dict(_trained(0.5, 0.6))
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    files = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
+    context = Context(data={"ja": files}, source="english", output_dir=tmp_path, plan=QUICK_PLAN)
+    run = Run("scratch", 500, 2)
+    results = reproduce_module._run_one(run, context)
+    assert isinstance(results, Results) and results.run.name == run.name == "scratch__n500__seed2"
+    assert (results.run.method, results.run.size, results.run.seed, results.run.inputs) == ("scratch", 500, 2, DEFAULT_INPUT)
+    assert results.run.wall_seconds >= 0 and calls[0].max_train_samples == 500 and calls[0].seed == 2
+    folder = tmp_path / "runs" / run.name
+    assert Results.load(folder / "results.json") == results and not (folder / "checkpoints").exists()
+    assert reproduce_module._run_one(run, context) == results and len(calls) == 1  # done: not trained again
+
+
+def test_collect_results_refuses_files_that_are_not_reproduce_runs(tmp_path):
+    folder = tmp_path / "runs" / "scratch__n500__seed1"
+    folder.mkdir(parents=True)
+    Results.from_dict(_trained(0.4, 0.4)).save(folder / "results.json")
+    with pytest.raises(ValueError, match="not a run of xlner reproduce"):
+        reproduce_module.collect_results(tmp_path)
+    (folder / "results.json").write_text(json.dumps(_result("scratch", 500, 1, 0.4, 0.4) | {"test": {"f1": 0.4}}))
+    with pytest.raises(ValueError, match=r"scratch__n500__seed1/results.json: missing field test\.precision"):
+        reproduce_module.collect_results(tmp_path)
 
 
 def test_report_only_without_runs_is_a_clear_error(tmp_path):
@@ -156,7 +211,7 @@ def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
         _result("char+classifier", 500, 2, 0.49, 0.50),
         _result("scratch", 500, 1, 0.30, 0.31, inputs="char=japanese,word=japanese"),
     ]
-    summary = summarize(results) | {"ablation_size": 500}
+    summary = summarize(_typed(results)) | {"ablation_size": 500}
     row = next(r for r in summary["rows"] if (r["method"], r["size"], r["inputs"]) == ("scratch", "500", DEFAULT_INPUT))
     assert row["test_f1_mean"] == pytest.approx(0.41) and row["seeds"] == [1, 2]
     assert (row["test_f1_min"], row["test_f1_max"]) == (0.40, 0.42)
@@ -168,7 +223,7 @@ def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
 
 
 def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_path):
-    """`--freeze-transferred-epochs`, `--transferred-lr-scale`, `--no-shared-bigrams` go into each transfer run."""
+    """`--freeze-transferred-epochs`, `--transferred-lr-scale`, `--shared-bigrams false` go into each transfer run."""
     seen = {}
 
     def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
@@ -176,12 +231,12 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
         Path(output).mkdir(parents=True)
         return _result("x", 500, 1, 0.5, 0.5)
 
-    import modeling_xlner.training.trainer as training
+    import modeling_xlner.training.transfer as training
 
     monkeypatch.setattr(training, "transfer", fake_transfer)
     args = build_parser().parse_args(
         ["reproduce", "--output-dir", str(tmp_path), "--freeze-transferred-epochs", "3", "--transferred-lr-scale", "0.3",
-         "--no-shared-bigrams", "--epochs", "7", "--patience", "2", "--set", "word_dropout=0.2"]
+         "--shared-bigrams", "false", "--epochs", "7", "--patience", "2", "--set", "word_dropout=0.2"]
     )  # fmt: skip
     plan = reproduce_plan(args)
     assert plan == replace(

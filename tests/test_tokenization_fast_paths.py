@@ -1,4 +1,4 @@
-"""The inference speed-ups change nothing: same normalisation, words, tensors and logits as the plain code."""
+"""The tokenizer's fast paths (normalisation, tensors from lists) give exactly what the plain code gives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import modeling_xlner.modeling_xlner as modeling
 from modeling_xlner import XLNerForTokenClassification, XLNerTokenizer
 from tokenization import segmentation
 from tokenization.tokenization_xlner import _int64_tensor
@@ -84,69 +83,3 @@ def test_padded_tensors_equal_the_lists():
     assert set(tensors) == set(lists)
     for key in lists:
         assert torch.equal(tensors[key], torch.tensor(lists[key])), key
-
-
-def test_unique_rows_is_torch_unique():
-    generator = torch.Generator().manual_seed(0)
-    for trial in range(200):
-        n, width = int(torch.randint(1, 200, (1,), generator=generator)), int(torch.randint(1, 26, (1,), generator=generator))
-        rows = torch.randint(0, [3, 700, 70_000, 2**40][trial % 4], (n, width), generator=generator)
-        lengths = torch.randint(1, width + 1, (n,), generator=generator)
-        rows[torch.arange(width)[None, :] >= lengths[:, None]] = 0  # zero-padded like bigram ids
-        rows[:, 0] = rows[:, 0].clamp(min=1)
-        unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
-        fast_unique, fast_inverse = modeling._unique_rows(rows)
-        assert torch.equal(fast_inverse, inverse)
-        assert torch.equal(fast_unique, unique[:, : fast_unique.shape[1]])
-        assert not unique[:, fast_unique.shape[1] :].any()  # only all-zero padding columns dropped
-
-
-def test_logits_are_bitwise_those_of_torch_unique(monkeypatch):
-    folder = random_model_dir("ja")
-    tokenizer = XLNerTokenizer.from_pretrained(folder)
-    model = XLNerForTokenClassification.from_pretrained(folder).eval()
-    texts = [record["text"] for record in read_jsonl(JA_DATA / "test.jsonl", 130)]
-    batches = [tokenizer(texts[i : i + 64], padding=True, return_tensors="pt") for i in range(0, len(texts), 64)]
-    with torch.inference_mode():
-        fast = [model(**batch).logits for batch in batches]
-        monkeypatch.setattr(modeling, "_unique_rows", lambda rows: torch.unique(rows, dim=0, return_inverse=True))
-        plain = [model(**batch).logits for batch in batches]
-    assert all(torch.equal(a, b) for a, b in zip(fast, plain))
-
-
-def viterbi_with_tensor_backtrack(log_probs, attention_mask, transitions, start):
-    """`viterbi_decode` as first written: the backtrack indexes the pointer tensors word by word."""
-    batch_size, num_words, _ = log_probs.shape
-    lengths = attention_mask.sum(dim=-1).tolist()
-    score = log_probs[:, 0] + start
-    backpointers = []
-    for position in range(1, num_words):
-        best, pointer = (score[:, :, None] + transitions).max(dim=1)
-        active = attention_mask[:, position, None].bool()
-        score = torch.where(active, best + log_probs[:, position], score)
-        backpointers.append(pointer)
-    paths = []
-    for row in range(batch_size):
-        length = int(lengths[row])
-        if length == 0:
-            paths.append([])
-            continue
-        path = [int(score[row].argmax())]
-        for pointer in reversed(backpointers[: length - 1]):
-            path.append(int(pointer[row, path[-1]]))
-        paths.append(path[::-1])
-    return paths
-
-
-def test_viterbi_backtrack_on_lists_is_the_same():
-    id2label = {0: "O", 1: "B-A", 2: "I-A", 3: "B-B", 4: "I-B"}
-    transitions, start = modeling.bio_transition_scores(id2label)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(50):
-        batch, words = int(torch.randint(1, 9, (1,), generator=generator)), int(torch.randint(1, 30, (1,), generator=generator))
-        log_probs = torch.randn(batch, words, 5, generator=generator).log_softmax(-1)
-        lengths = torch.randint(0, words + 1, (batch,), generator=generator)
-        mask = (torch.arange(words)[None, :] < lengths[:, None]).long()
-        assert modeling.viterbi_decode(log_probs, mask, transitions, start) == viterbi_with_tensor_backtrack(
-            log_probs, mask, transitions, start
-        )

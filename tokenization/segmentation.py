@@ -184,3 +184,52 @@ class JapaneseSegmenter:
                 self._romaji_cache.clear()  # keeps memory flat when streaming huge inputs
             self._romaji_cache[text] = romaji
         return romaji
+
+
+# ---------------------------------------------------------------------------------- long texts
+
+# Where a sentence ends: Japanese sentence-final punctuation (then any closing brackets or quotes and
+# spaces), Latin ". ! ?" followed by whitespace, or a line break. A cut goes at the end of a match.
+_SENTENCE_END = re.compile(
+    r"[。．！？!?｡]+[」』）)\]】〕〉》\"'’”]*\s*"
+    r"|\.+[)\]\"'’”]*\s+"
+    r"|[\n\r\u2028\u2029\x85]+\s*"
+)
+_SPACE = re.compile(r"\s+")
+
+
+def split_long_text(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """Cut `text` into consecutive `[start, end)` pieces of at most `max_chars` characters.
+
+    A text no longer than `max_chars` is one piece. Otherwise each piece ends at the last sentence
+    boundary that fits (see `_SENTENCE_END`); failing that, after the last run of whitespace; failing
+    that (one "sentence" longer than `max_chars` without a space), exactly at `max_chars`, moved back
+    so that no combining mark is separated from its base character. The pieces cover the text
+    exactly, in order, so offsets inside a piece map back by adding its start.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+    length = len(text)
+    if length <= max_chars:
+        return [(0, length)]
+    pieces = []
+    start = 0
+    while length - start > max_chars:
+        limit = start + max_chars
+        window = text[start:limit]
+        cut = 0
+        for match in _SENTENCE_END.finditer(window):
+            cut = match.end()
+        # A sentence end whose trailing spaces ran up to the limit may go on after it: still a boundary.
+        if cut == 0:
+            for match in _SPACE.finditer(window):
+                if match.start() > 0:
+                    cut = match.end()
+        if cut == 0:
+            cut = max_chars
+            while cut > 1 and _attaches(text[start + cut]):
+                cut -= 1
+        pieces.append((start, start + cut))
+        start += cut
+    pieces.append((start, length))
+    return pieces

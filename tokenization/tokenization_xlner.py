@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from transformers import BatchEncoding, PreTrainedTokenizer
 from transformers.utils import PaddingStrategy
 
-from .segmentation import JapaneseSegmenter, Word, split_english
+from .segmentation import JapaneseSegmenter, Word, split_english, split_long_text
 
 VOCAB_FILES_NAMES = {"word_vocab_file": "word_vocab.json", "bigram_vocab_file": "bigram_vocab.json"}
 
@@ -255,6 +255,10 @@ class XLNerTokenizer(PreTrainedTokenizer):
         if self.language == "ja":
             return self.segmenter.segment(text)
         return split_english(text)
+
+    def split_long_text(self, text: str, max_chars: int) -> list[tuple[int, int]]:
+        """`[start, end)` pieces of at most `max_chars` characters, cut at sentence boundaries (see segmentation.py)."""
+        return split_long_text(text, max_chars)
 
     def _words(self, text: str | Sequence[str], is_split_into_words: bool) -> list[Word]:
         if not is_split_into_words:

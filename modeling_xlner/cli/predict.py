@@ -22,8 +22,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_CHUNK_SIZE = 1024
+from ..pipeline_xlner import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHUNK_CHARS
 
 
 class PredictInputError(ValueError):
@@ -32,23 +31,27 @@ class PredictInputError(ValueError):
 
 def add_predict_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `predict` sub-command to an `xlner` sub-parser set."""
+    from . import HelpFormatter
+
     parser = subparsers.add_parser(
         "predict",
         help="tag raw texts with a saved model, as JSON lines",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,  # the docstring as written, and every default
     )
     parser.add_argument("--model", required=True, help="a saved model directory (or Hub id)")
-    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to tag (default: one text per line on stdin)")
-    parser.add_argument("--input", metavar="FILE.jsonl", help='JSON lines, one object with a "text" string per line')
-    parser.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to tag (none: one text per line on stdin)")
+    parser.add_argument(
+        "--input", metavar="FILE.jsonl", help='JSON lines, one object with a "text" string per line (None: TEXTs, or stdin)'
+    )
+    parser.add_argument("--output", metavar="FILE", help="write here (None: stdout)")
     parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="texts per forward pass")
     parser.add_argument(
         "--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, help="texts read and sorted by length at a time"
     )
     parser.add_argument(
         "--max-chunk-chars", type=_positive_int, default=None,
-        help="texts longer than this are cut at sentence boundaries (default: the pipeline's, 1000)",
+        help="texts longer than this are cut at sentence boundaries (None: the pipeline's, 1000)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument(
@@ -111,27 +114,22 @@ def read_lines(handle: TextIO) -> Iterator[str]:
 
 
 def predict_records(pipe, texts: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """`{"text", "entities"}` for each text, lazily, in input order."""
-    iterator = iter(texts)
-    # Read ahead one chunk at a time so that `texts` can be a one-pass stream.
-    while True:
-        chunk = list(itertools.islice(iterator, pipe._preprocess_params.get("chunk_size", DEFAULT_CHUNK_SIZE)))
-        if not chunk:
-            return
-        for text, entities in zip(chunk, pipe(chunk, aggregation_strategy="simple")):
-            yield {
-                "text": text,
-                "entities": [
-                    {
-                        "start": entity["start"],
-                        "end": entity["end"],
-                        "type": entity["entity_group"],
-                        "text": entity["word"],
-                        "score": round(float(entity["score"]), 4),
-                    }
-                    for entity in entities
-                ],
-            }
+    """`{"text", "entities"}` for each text, lazily, in input order (the pipeline streams chunk by chunk)."""
+    texts, to_tag = itertools.tee(texts)  # holds no more than the pipeline reads ahead: one chunk
+    for text, entities in zip(texts, pipe(to_tag, aggregation_strategy="simple")):
+        yield {
+            "text": text,
+            "entities": [
+                {
+                    "start": entity["start"],
+                    "end": entity["end"],
+                    "type": entity["entity_group"],
+                    "text": entity["word"],
+                    "score": round(float(entity["score"]), 4),
+                }
+                for entity in entities
+            ],
+        }
 
 
 def _count_lines(path: str) -> int | None:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from seqeval.metrics.sequence_labeling import get_entities
+
+from ..decoding_xlner import bio_labels, entity_chunks, is_bio_label
 
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ SPAN_FEATURES = datasets.Features(
 )
 
 _DOCSTART = "-DOCSTART-"
-_IOB2_TAG = re.compile(r"O|[BI]-.+")
+HUB_PREFIX = "hub:"
 
 
 class DataFormatError(ValueError):
@@ -95,11 +96,6 @@ class ReadStats:
     @property
     def n_dropped_overlapping(self) -> int:
         return len(self.dropped_overlapping)
-
-
-def is_iob2_tag(tag: Any) -> bool:
-    """Whether ``tag`` is ``O``, ``B-<type>`` or ``I-<type>`` with a non-empty type."""
-    return isinstance(tag, str) and _IOB2_TAG.fullmatch(tag) is not None
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -159,7 +155,7 @@ def read_conll(path: str | Path) -> list[dict[str, list[str]]]:
                 f"{len(columns)} columns {columns!r}, but line {first_token_line[0]} has {first_token_line[1]}",
                 line=number,
             )
-        if not is_iob2_tag(columns[-1]):
+        if not is_bio_label(columns[-1]):
             raise DataFormatError(
                 path, f"tag {columns[-1]!r} is not an IOB2 tag (O, B-TYPE or I-TYPE)", line=number
             )
@@ -336,7 +332,7 @@ def ner_tags_to_strings(dataset: datasets.Dataset) -> datasets.Dataset:
             "integer tags without label names cannot be interpreted"
         )
     names = list(inner.names)
-    bad = [name for name in names if not is_iob2_tag(name)]
+    bad = [name for name in names if not is_bio_label(name)]
     if bad:
         raise ValueError(f"'ner_tags' label names are not IOB2 tags: {bad}")
     features = dataset.features.copy()
@@ -362,6 +358,29 @@ def load_hub_split(dataset_id: str, split: str, config_name: str | None = None) 
             f"{dataset_id} ({split}) has no column(s) {sorted(missing)}; found {dataset.column_names}"
         )
     return ner_tags_to_strings(dataset.select_columns(["tokens", "ner_tags"]))
+
+
+def load_data(source: str, stats: ReadStats | None = None) -> datasets.Dataset:
+    """A local CoNLL / span-JSON file, or ``hub:DATASET_ID[@CONFIG]:SPLIT`` for a Hub dataset."""
+    if source.startswith(HUB_PREFIX):
+        dataset_id, _, split = source[len(HUB_PREFIX) :].rpartition(":")
+        dataset_id, _, config_name = dataset_id.partition("@")
+        if not dataset_id or not split:
+            raise ValueError(f"{source}: expected hub:DATASET_ID[@CONFIG]:SPLIT")
+        return load_hub_split(dataset_id, split, config_name or None)
+    return load_split(source, stats)
+
+
+def is_span_data(dataset: datasets.Dataset) -> bool:
+    """Whether a split holds raw texts with character spans (else words with IOB2 tags)."""
+    return "text" in dataset.column_names
+
+
+def label_list(dataset: datasets.Dataset) -> list[str]:
+    """The BIO label set of a training split: "O" first, then B-/I- of each type, sorted by type."""
+    if is_span_data(dataset):
+        return bio_labels(entity["type"] for entities in dataset["entities"] for entity in entities)
+    return bio_labels(tag[2:] for tags in dataset["ner_tags"] for tag in tags if tag != "O")
 
 
 # --- span <-> BIO projection ----------------------------------------------------------------
@@ -423,12 +442,12 @@ def word_tags_to_spans(
     """
     if len(word_offsets) != len(tags):
         raise ValueError(f"{len(word_offsets)} word offsets but {len(tags)} tags")
-    bad = [tag for tag in tags if not is_iob2_tag(tag)]
+    bad = [tag for tag in tags if not is_bio_label(tag)]
     if bad:
         raise ValueError(f"not IOB2 tags: {sorted(set(bad))}")
     return [
         (word_offsets[first][0], word_offsets[last][1], entity_type)
-        for entity_type, first, last in get_entities(list(tags))
+        for entity_type, first, last in entity_chunks(list(tags))
     ]
 
 

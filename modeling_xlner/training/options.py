@@ -1,52 +1,97 @@
-"""The options of `xlner train` / `xlner transfer` (and of the Python API): the CLI is derived from these fields."""
+"""The options of `xlner train` / `xlner transfer` (and of the Python API): the CLI is derived from these fields.
+
+Each field is declared once, here: its type gives the flag's type (and `Literal` its choices), its
+default the flag's default and `metadata["help"]` the flag's help (see `modeling_xlner.cli`).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
 
 
 @dataclass
 class TrainingOptions:
-    """Everything `train` needs besides the data; the CLI flags map onto these fields one to one."""
+    """Everything `train` needs besides the data; the CLI flags map onto these fields one to one.
 
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    lr_scheduler: str = "linear"
-    max_grad_norm: float = 5.0
-    max_train_samples: int | None = None
-    seed: int = 42
-    patience: int | None = None
-    threads: int | None = 1
-    min_word_frequency: int = 1
-    max_words: int | None = None
-    min_bigram_frequency: int = 1
-    max_bigrams: int | None = None
-    model_config: dict[str, Any] = field(default_factory=dict)
-    tokenizer_options: dict[str, Any] = field(default_factory=dict)
-    eval_batch_size: int = 128
-    resume_from_checkpoint: str | None = None
-    max_steps: int = -1
-    device: str = "cpu"  # "cpu", or "auto": the accelerator `Trainer` finds (CUDA, ...), for scale-out
+    `tokenizer_options` is not a flag: the CLI fills it from `JapaneseTokenizerOptions` for "ja".
+    `threads` None (or 0, which becomes None) leaves torch's thread count alone.
+    """
 
+    epochs: int = field(default=30, metadata=_help("most training epochs"))
+    batch_size: int = field(default=32, metadata=_help("sentences per training batch (per process)"))
+    learning_rate: float = field(default=2e-3, metadata=_help("peak learning rate of AdamW"))
+    lr_scheduler: str = field(default="linear", metadata=_help("a transformers scheduler name (linear, cosine, constant, ...)"))
+    max_grad_norm: float = field(default=5.0, metadata=_help("gradient clipping norm"))
+    max_train_samples: int | None = field(default=None, metadata=_help("train on a seeded random subset of this size"))
+    seed: int = field(default=42, metadata=_help("seed of weights, shuffling and the training subset"))
+    patience: int | None = field(default=None, metadata=_help("early stopping: epochs without validation F1 gain"))
+    threads: int | None = field(default=1, metadata=_help("torch threads (0: torch's default)"))
+    min_word_frequency: int = field(default=1, metadata=_help("words rarer than this in the training data are unknown"))
+    max_words: int | None = field(default=None, metadata=_help("largest word vocabulary"))
+    min_bigram_frequency: int = field(default=1, metadata=_help("bigrams rarer than this are unknown"))
+    max_bigrams: int | None = field(default=None, metadata=_help("largest bigram vocabulary"))
+    model_config: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
+    )
+    tokenizer_options: dict[str, Any] = field(default_factory=dict)  # XLNerTokenizer.from_corpus keywords
+    eval_batch_size: int = field(default=128, metadata=_help("sentences per evaluation batch"))
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata=_help(
+            "a checkpoint folder under OUTPUT_DIR/checkpoints: its vocabularies, weights, optimizer and RNG state are used"
+        ),
+    )
+    max_steps: int = field(default=-1, metadata=_help("stop after this many steps (-1: train --epochs epochs)"))
+    device: Literal["cpu", "auto"] = field(
+        default="cpu",
+        metadata=_help("cpu (reproducible), or auto: the GPU/accelerator if there is one (with torchrun: one per process)"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.threads == 0:  # the CLI's "0: torch's default"
+            self.threads = None
+
+
+@dataclass
+class JapaneseTokenizerOptions:
+    """The Japanese tokenizer's inputs (`XLNerTokenizer.from_corpus` keywords); ignored for English."""
+
+    char_input: Literal["romaji", "surface"] = field(default="romaji", metadata=_help("Japanese bigram input"))
+    word_input: Literal["surface", "romaji"] = field(default="surface", metadata=_help("Japanese word input"))
+    romaji_source: Literal["surface", "reading"] = field(
+        default="surface", metadata=_help("what is romanised: the surface form or the reading")
+    )
 
 
 @dataclass
 class TransferOptions:
     """What `transfer` copies from the source model, and how the copied values are trained.
 
-    `modules`: any of word, char, context, head, classifier (= context + head), list or "a,b".
-    `label_map`: target entity type → source entity type (or a JSON file of one); None: same-named
-    types, then the Japanese Wikipedia → CoNLL default. `shared_bigrams`: also put the source's
-    bigrams into the target bigram vocabulary (appended after the target's own, beyond
-    `max_bigrams`), so that more bigram rows are copied. `freeze_transferred_epochs`: keep every
-    copied value fixed for that many epochs. `transferred_lr_scale`: learning-rate factor for
-    the tensors copied whole (LSTMs, shape embedding; embeddings and head only if every row was
-    copied), for the whole run.
+    `label_map` may also be a mapping given directly (Python API). Bigram rows appended by
+    `shared_bigrams` come after the target's own, beyond `max_bigrams`. `transferred_lr_scale`
+    applies to tensors copied whole (LSTMs, shape embedding; embeddings and head only if every
+    row was copied), for the whole run.
     """
 
-    modules: str | Sequence[str] = ("char", "classifier")
-    label_map: dict[str, str] | str | None = None
-    shared_bigrams: bool = False
-    freeze_transferred_epochs: int = 0
-    transferred_lr_scale: float | None = None
+    modules: str | Sequence[str] = field(
+        default=("char", "classifier"),
+        metadata=_help("modules to copy, comma-separated: word, char, context, head, classifier (= context,head)"),
+    )
+    label_map: dict[str, str] | str | None = field(
+        default=None,
+        metadata=_help("JSON file: target entity type -> source entity type (None: same names, then 人名->PER, ...)"),
+    )
+    shared_bigrams: bool = field(
+        default=False, metadata=_help("add the source's bigrams to the target bigram vocabulary, so that more rows are copied")
+    )
+    freeze_transferred_epochs: int = field(
+        default=0, metadata={"help": "keep copied weights fixed for N epochs", "metavar": "N"}
+    )
+    transferred_lr_scale: float | None = field(
+        default=None, metadata={"help": "learning-rate factor for weights copied whole", "metavar": "X"}
+    )

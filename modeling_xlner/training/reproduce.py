@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .results import Results, RunRecord
+
 logger = logging.getLogger(__name__)
 
 # The paper's module combinations; "classifier" is the word-level bi-LSTM plus the output layer.
@@ -206,14 +208,16 @@ def plan_runs(plan: Plan, best_combination: str | None = None) -> list[Run]:
     return list(dict.fromkeys(runs))
 
 
-def _run_one(run: Run, context: Context) -> dict[str, Any]:
-    """Train one Japanese model (in a worker process) and return its results.json."""
-    from .trainer import TrainingOptions, TransferOptions, train, transfer
+def _run_one(run: Run, context: Context) -> Results:
+    """Train one Japanese model (in a worker process) and return its results, with the run record."""
+    from .options import TrainingOptions, TransferOptions
+    from .trainer import train
+    from .transfer import transfer
 
     output = context.output_dir / "runs" / run.name
     done = output / "results.json"
     if done.exists():
-        return json.loads(done.read_text(encoding="utf-8"))
+        return Results.load(done)
     char_input, word_input = INPUT_VARIANTS[run.inputs]
     options = TrainingOptions(
         epochs=context.plan.epochs,
@@ -237,8 +241,8 @@ def _run_one(run: Run, context: Context) -> dict[str, Any]:
             transferred_lr_scale=plan.transferred_lr_scale,
         )
         results = transfer(context.source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
-    results["run"] = {**asdict(run), "name": run.name, "wall_seconds": time.perf_counter() - started}
-    done.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    results.run = RunRecord(**asdict(run), name=run.name, wall_seconds=time.perf_counter() - started)
+    results.save(done)  # written last: its presence marks the run as done
     _drop_checkpoints(output)
     return results
 
@@ -250,7 +254,7 @@ def _drop_checkpoints(output: Path) -> None:
     shutil.rmtree(output / "checkpoints", ignore_errors=True)
 
 
-def run_all(runs: list[Run], context: Context, jobs: int) -> list[dict[str, Any]]:
+def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
     if jobs <= 1:
         return [_run_one(run, context) for run in runs]
     import multiprocessing
@@ -259,7 +263,7 @@ def run_all(runs: list[Run], context: Context, jobs: int) -> list[dict[str, Any]
         return list(pool.map(_run_one, runs, [context] * len(runs)))
 
 
-def run_plan(plan: Plan, context: Context, jobs: int) -> list[dict[str, Any]]:
+def run_plan(plan: Plan, context: Context, jobs: int) -> list[Results]:
     """The size grid first; its validation scores pick the best combination for the full set and ablation."""
     grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
     print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
@@ -272,7 +276,8 @@ def run_plan(plan: Plan, context: Context, jobs: int) -> list[dict[str, Any]]:
 
 def pretrain_english(context: Context, seed: int = 1) -> str:
     """Train the English source model on CoNLL-2003 (skipped when its results.json exists)."""
-    from .trainer import TrainingOptions, train
+    from .options import TrainingOptions
+    from .trainer import train
 
     output = context.output_dir / "english"
     if not (output / "results.json").exists():
@@ -293,30 +298,43 @@ def pretrain_english(context: Context, seed: int = 1) -> str:
 # ---------------------------------------------------------------------------------- summary
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+def _run_record(result: Results) -> RunRecord:
+    if result.run is None:
+        raise ValueError("results without a 'run' record: not a run of xlner reproduce")
+    return result.run
+
+
+def _test_f1(result: Results) -> float:
+    if result.test is None:
+        raise ValueError(f"run {_run_record(result).name}: no test scores (every reproduce run is tested)")
+    return result.test.f1
+
+
+def summarize(results: list[Results]) -> dict[str, Any]:
     """Mean, standard deviation and range of test F1 per (method, size, inputs); epochs to best."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[Results]] = {}
     for result in results:
-        run = result["run"]
-        size = "full" if run["size"] is None else str(run["size"])
-        groups.setdefault((run["method"], size, run["inputs"]), []).append(result)
+        run = _run_record(result)
+        size = "full" if run.size is None else str(run.size)
+        groups.setdefault((run.method, size, run.inputs), []).append(result)
     rows = []
     for (method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
-        test = [m["test"]["f1"] for m in members]
-        validation = [m["validation"]["f1"] for m in members]
+        test = [_test_f1(m) for m in members]
+        validation = [m.validation.f1 for m in members]
         rows.append(
             {
                 "method": method,
                 "size": size,
                 "inputs": inputs,
-                "seeds": [m["run"]["seed"] for m in members],
+                "seeds": [_run_record(m).seed for m in members],
                 "test_f1_mean": statistics.fmean(test),
                 "test_f1_std": statistics.stdev(test) if len(test) > 1 else 0.0,
                 "test_f1_min": min(test),
                 "test_f1_max": max(test),
                 "validation_f1_mean": statistics.fmean(validation),
-                "best_epoch_mean": statistics.fmean(m["best_epoch"] for m in members),
-                "epochs_trained_mean": statistics.fmean(m["epochs_trained"] for m in members),
+                # A run without a best epoch (no evaluation) counts as its last.
+                "best_epoch_mean": statistics.fmean(m.best_epoch or m.epochs_trained for m in members),
+                "epochs_trained_mean": statistics.fmean(m.epochs_trained for m in members),
             }
         )
     return {"rows": rows}
@@ -344,12 +362,12 @@ def best_combination(summary: dict[str, Any]) -> str | None:
     return max(scores, key=lambda method: statistics.fmean(scores[method][size] for size in common))
 
 
-def collect_results(output_dir: Path) -> list[dict[str, Any]]:
+def collect_results(output_dir: Path) -> list[Results]:
     """The results of every finished run in OUTPUT_DIR/runs (those with a results.json)."""
     results = []
     for path in sorted((output_dir / "runs").glob("*/results.json")):
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if "run" not in result:
+        result = Results.load(path)
+        if result.run is None:
             raise ValueError(f"{path}: not a run of xlner reproduce (no 'run' record)")
         results.append(result)
     if not results:
@@ -480,19 +498,39 @@ def reproduce(
             results = collect_results(output_dir)
         else:
             results = run_plan(plan, context, jobs)
-    best = best_combination(summarize(results))
-    english = json.loads((Path(source) / "results.json").read_text(encoding="utf-8"))
+    return write_report(results, plan, source, output_dir, time.perf_counter() - started, threads, jobs)
 
+
+def write_report(
+    results: list[Results], plan: Plan, source: str, output_dir: Path, wall_seconds: float, threads: int, jobs: int
+) -> dict[str, Any]:
+    """OUTPUT_DIR/results.json (the report), results.md (the tables) and learning_curve.png; returns the report."""
     summary = summarize(results)
+    best = best_combination(summary)
     summary["ablation_size"] = plan.ablation_size
+    # The source's own results.json, when it is a local folder of xlner train (a Hub id has none here).
+    english = Results.load(Path(source) / "results.json") if (Path(source) / "results.json").is_file() else None
     report = {
         "plan": asdict(plan),
-        "source": {"path": source, "test_f1": english.get("test", {}).get("f1"), "seconds_per_epoch": english.get("seconds_per_epoch")},
+        "source": {
+            "path": source,
+            "test_f1": english.test.f1 if english and english.test else None,
+            "seconds_per_epoch": english.seconds_per_epoch if english else None,
+        },
         "best_combination": best,
         "summary": summary,
-        "runs": [{**r["run"], "test_f1": r["test"]["f1"], "validation_f1": r["validation"]["f1"], "best_epoch": r["best_epoch"], "epochs_trained": r["epochs_trained"]} for r in results],
-        "wall_seconds": time.perf_counter() - started,
-        "run_seconds_sum": sum(r["run"].get("wall_seconds", 0.0) for r in results),  # one process per run
+        "runs": [
+            {
+                **asdict(_run_record(r)),
+                "test_f1": _test_f1(r),
+                "validation_f1": r.validation.f1,
+                "best_epoch": r.best_epoch,
+                "epochs_trained": r.epochs_trained,
+            }
+            for r in results
+        ],
+        "wall_seconds": wall_seconds,
+        "run_seconds_sum": sum(_run_record(r).wall_seconds for r in results),  # one process per run
         "threads_per_job": threads,
         "jobs": jobs,
     }

@@ -1,0 +1,163 @@
+"""`xlner transfer`: a Japanese (or any target) tagger that starts from modules of a saved source model.
+
+The copy itself is the model's `from_pretrained(source, transfer_modules=...)` (remote code, see
+transfer_xlner.py), which returns one `TransferReport`. What stays here is training-only: the target
+vocabularies, and the options that read the report (freezing copied values, their learning rate).
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import datasets
+import torch
+from transformers import TrainerCallback, set_seed
+
+from tokenization.tokenization_xlner import XLNerTokenizer
+
+from ..modeling_xlner import XLNerForTokenClassification
+from ..transfer_xlner import TransferReport
+from .data import label_list
+from .options import TrainingOptions, TransferOptions
+from .results import Results
+from .trainer import build_tokenizer, read_training_data, run_training
+
+
+def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
+    """The same tokenizer with the source model's bigrams appended to its bigram vocabulary (ids kept)."""
+    vocab = dict(tokenizer.bigram_to_id)
+    source_vocab = XLNerTokenizer.from_pretrained(source).bigram_to_id
+    for bigram, _ in sorted(source_vocab.items(), key=lambda item: item[1]):
+        vocab.setdefault(bigram, len(vocab))
+    return XLNerTokenizer(
+        language=tokenizer.language,
+        char_input=tokenizer.char_input,
+        word_input=tokenizer.word_input,
+        romaji_source=tokenizer.romaji_source,
+        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
+        word_vocab=tokenizer.word_to_id,
+        bigram_vocab=vocab,
+    )
+
+
+def build_transferred_model(
+    source: str,
+    train_dataset: datasets.Dataset,
+    language: str,
+    options: TrainingOptions,
+    transfer_options: TransferOptions,
+) -> tuple[XLNerForTokenClassification, XLNerTokenizer]:
+    """The target tokenizer (vocabularies from `train_dataset`) and a model with the source's chosen modules."""
+    tokenizer = build_tokenizer(train_dataset, language, options)
+    if transfer_options.shared_bigrams:
+        tokenizer = add_source_bigrams(tokenizer, source)
+    model = XLNerForTokenClassification.from_pretrained(
+        source,
+        transfer_modules=transfer_options.modules,
+        tokenizer=tokenizer,
+        label_map=transfer_options.label_map,
+        seed=options.seed,
+        id2label=dict(enumerate(label_list(train_dataset))),
+        **options.model_config,
+    )
+    model.train()
+    return model, tokenizer
+
+
+class FreezeTransferredCallback(TrainerCallback):
+    """Keeps the values copied from the source fixed during the first `epochs` epochs.
+
+    Tensor hooks zero the gradient of copied tensors and of the copied rows of row-aligned ones
+    (embeddings, head), so fresh rows train from the start while AdamW (no weight decay) leaves
+    the copied values exactly as they are.
+    """
+
+    def __init__(self, model: XLNerForTokenClassification, report: TransferReport, epochs: int):
+        self.epochs = epochs
+        self.masks: dict[torch.nn.Parameter, torch.Tensor | None] = {}
+        for name, parameter in model.named_parameters():
+            if name in report.copied_rows:
+                rows = report.copied_rows[name]
+                if rows is None:
+                    self.masks[parameter] = None
+                elif rows:
+                    mask = torch.ones_like(parameter)
+                    mask[torch.tensor(rows)] = 0
+                    self.masks[parameter] = mask
+        self.handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _freeze(self) -> None:
+        if not self.handles:
+            for parameter, mask in self.masks.items():
+                hook = torch.zeros_like if mask is None else (lambda grad, mask=mask: grad * mask)
+                self.handles.append(parameter.register_hook(hook))
+
+    def _unfreeze(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if int((state.epoch or 0) + 1e-6) < self.epochs:  # epochs completed so far
+            self._freeze()
+        else:
+            self._unfreeze()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._unfreeze()
+
+
+def scaled_lr_optimizer_factory(
+    report: TransferReport, learning_rate: float, scale: float
+) -> Callable[[XLNerForTokenClassification], torch.optim.Optimizer]:
+    """`run_training`'s optimizer hook: AdamW (as `Trainer` builds it) with `learning_rate * scale` for fully copied tensors."""
+
+    def factory(model: XLNerForTokenClassification) -> torch.optim.Optimizer:
+        copied, fresh = [], []
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                (copied if report.fully_copied(name) else fresh).append(parameter)
+        groups = [{"params": fresh, "lr": learning_rate}, {"params": copied, "lr": learning_rate * scale}]
+        groups = [group for group in groups if group["params"]]
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
+
+    return factory
+
+
+def transfer(
+    source: str,
+    language: str,
+    train_source: str,
+    validation_source: str,
+    output_dir: str | Path,
+    options: TrainingOptions,
+    transfer_options: TransferOptions | None = None,
+    test_source: str | None = None,
+) -> Results | None:
+    """`xlner transfer`: target vocabularies from the training data, the source's modules copied, then `run_training`.
+
+    results.json's `transfer` is the transfer report (as in config.json); `transfer_options` the options here.
+    """
+    transfer_options = transfer_options or TransferOptions()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    set_seed(options.seed)
+    data = read_training_data(train_source, validation_source, test_source, options)
+    model, tokenizer = build_transferred_model(source, data.train, language, options, transfer_options)
+    report: TransferReport = model.transfer_report
+    callbacks: list[TrainerCallback] = []
+    if transfer_options.freeze_transferred_epochs > 0:
+        callbacks.append(FreezeTransferredCallback(model, report, transfer_options.freeze_transferred_epochs))
+    optimizer_factory = None
+    if transfer_options.transferred_lr_scale is not None:
+        optimizer_factory = scaled_lr_optimizer_factory(report, options.learning_rate, transfer_options.transferred_lr_scale)
+    training_only = {key: value for key, value in asdict(transfer_options).items() if key not in ("modules", "label_map")}
+    return run_training(
+        model, tokenizer, data, Path(output_dir), options,
+        optimizer_factory=optimizer_factory, extra_callbacks=callbacks, transfer_options=training_only,
+    )  # fmt: skip
+
+
+__all__ = [
+    "add_source_bigrams", "build_transferred_model", "FreezeTransferredCallback", "scaled_lr_optimizer_factory", "transfer",
+]  # fmt: skip
