@@ -48,7 +48,7 @@ LEFT_OUT = (
 )
 WEIGHT_SHARDS = "model-*-of-*.safetensors"
 # The Auto classes config.json must map to the remote code (`register_for_auto_class`).
-AUTO_CLASSES = ("AutoConfig", "AutoModel", "AutoModelForTokenClassification", "AutoTokenizer")
+AUTO_CLASSES = ("AutoConfig", "AutoModel", "AutoModelForTokenClassification")  # in config.json
 README = "README.md"
 
 
@@ -80,7 +80,7 @@ def _missing(model_dir: Path, present: set[str], tokenizer: bool) -> list[str]:
             auto_map = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("auto_map") or {}
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
             raise PushError(f"{model_dir / 'config.json'}: not a readable JSON object ({error})") from None
-        lacking = [name for name in AUTO_CLASSES if name not in auto_map and (tokenizer or name != "AutoTokenizer")]
+        lacking = [name for name in AUTO_CLASSES if name not in auto_map]
         if lacking:
             missing.append(f"auto_map entries {', '.join(lacking)} in config.json")
     if tokenizer:

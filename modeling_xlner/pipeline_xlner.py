@@ -215,9 +215,10 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
             pieces.append({**features, "offsets": encoding["offset_mapping"], "start": start, "text": text})
         return pieces
 
-    def _forward(self, pieces: Sequence[dict] | dict) -> list[dict]:
-        """Model and `decode` for a batch of pieces: each piece gets its word `labels` (ids) and their `scores`."""
-        pieces = [pieces] if isinstance(pieces, dict) else pieces
+    def _forward(self, pieces: Sequence[dict] | dict) -> list[dict] | dict:
+        """Model and `decode` for a batch of pieces (or one): each gets its word `labels` (ids) and their `scores`."""
+        if isinstance(pieces, dict):  # transformers' own loop: one piece at a time
+            return self._forward([pieces])[0]
         batch = self.tokenizer.pad([{name: piece[name] for name in MODEL_INPUTS} for piece in pieces], return_tensors="pt")
         with self.device_placement(), torch.inference_mode():
             output = self.model(**{name: tensor.to(self.device) for name, tensor in batch.items()})

@@ -196,17 +196,23 @@ def split_transfer_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[
     hub = {name: kwargs.pop(name) for name in HUB_KWARGS if name in kwargs}
     defaults = XLNerConfig()
     overrides = {key: kwargs.pop(key) for key in list(kwargs) if key not in _NOT_CONFIG_OVERRIDES and hasattr(defaults, key)}
+    if kwargs.get("config") is not None:  # the Auto classes pass the (overridden) config: it is the target's
+        overrides["config"] = kwargs.pop("config")
     for ignored in ("state_dict", "output_loading_info"):
         kwargs.pop(ignored, None)
     return hub, overrides, kwargs
 
 
 def load_tokenizer(tokenizer: Any, **hub_kwargs) -> Any:
-    """The target tokenizer: an XLNerTokenizer as given, or loaded from its folder / Hub id."""
+    """The target tokenizer: an XLNerTokenizer as given, or loaded from its folder / Hub id.
+
+    A folder is loaded with `AutoTokenizer(trust_remote_code=True)`: its tokenizer code runs (the
+    caller named it as the target of this transfer); pass a tokenizer object to run none.
+    """
     if isinstance(tokenizer, (str, os.PathLike)):
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(str(tokenizer), **hub_kwargs)
+        return AutoTokenizer.from_pretrained(str(tokenizer), trust_remote_code=True, **hub_kwargs)
     if not all(hasattr(tokenizer, name) for name in VOCABULARY_OF.values()):
         raise ValueError("`tokenizer` must be an XLNerTokenizer (with `word_to_id` and `bigram_to_id`) or a saved tokenizer's path")
     return tokenizer

@@ -17,7 +17,7 @@ from transformers import pipeline
 from transformers.pipelines.base import Pipeline
 
 from modeling_xlner.training.data import word_tags_to_spans
-from modeling_xlner.pipeline_xlner import split_long_text
+from tokenization.segmentation import split_long_text
 
 from xlner_test_models import JA_DATA, random_model_dir, read_jsonl, trained_model_dir
 
@@ -200,14 +200,6 @@ def test_grouping_equals_evaluation_spans(ner_ja, ner_en, constrained, monkeypat
                 assert [(e["start"], e["end"], e["entity_group"]) for e in entities] == expected, (strategy, text)
 
 
-def test_models_without_decode_use_the_argmax(ner_ja, monkeypatch):
-    text = JA_TEXTS[0]
-    monkeypatch.setattr(ner_ja.model.config, "constrained_decoding", False)
-    argmax = ner_ja(text, aggregation_strategy="none")
-    monkeypatch.setattr(ner_ja.model, "decode", None)  # as in remote code saved before decode existed
-    assert ner_ja(text, aggregation_strategy="none") == argmax
-
-
 def test_no_spaces_inserted_between_japanese_words(ner_ja):
     text = JA_TEXTS[0]
     for entity in ner_ja(text, aggregation_strategy="simple"):
@@ -242,8 +234,8 @@ def test_options_at_construction(ner_ja):
 def test_unsupported_options_are_clear(ner_ja):
     with pytest.raises(ValueError, match="aggregation_strategy"):
         ner_ja("東京", aggregation_strategy="longest")
-    with pytest.raises(ValueError, match="raw text"):
-        ner_ja(["東京", "大阪"], is_split_into_words=True)
+    with pytest.raises(TypeError, match="list of words"):
+        ner_ja([["東京", 3]], is_split_into_words=True)
     with pytest.raises(ValueError, match="stride"):
         ner_ja("東京", stride=4)
     with pytest.raises(ValueError, match="batch_size"):
@@ -296,14 +288,31 @@ def test_errors_in_the_background_thread_reach_the_caller(ner_ja, monkeypatch):
         ner_ja(JA_TEXTS * 5, batch_size=2, num_workers=1)
 
 
-def test_transformers_step_by_step_path_agrees(ner_ja):
-    """transformers' own iterators over preprocess/_forward/postprocess give the same entities."""
+def test_pre_split_words(ner_ja):
+    """A sentence given as words: one word per given word, offsets into the words joined by spaces."""
+    words = ["大谷", "翔平", "は", "ロサンゼルス", "・", "エンゼルス", "に", "所属"]
+    entities = ner_ja(words, is_split_into_words=True)
+    assert entities == ner_ja([words], is_split_into_words=True)[0]
+    joined = " ".join(words)
+    assert entities and all(e["word"] == joined[e["start"] : e["end"]] == words[e["index"]] for e in entities)
+
+
+def test_call_is_the_three_steps(ner_ja):
+    """`__call__` is preprocess -> _forward -> postprocess; transformers' one-input loop (`run_single`) runs them too."""
     texts = JA_TEXTS + ["", "ﾃﾞｼﾞﾀﾙ" * 5]
     for strategy in ("none", "simple"):
         expected = ner_ja(texts, aggregation_strategy=strategy, max_chunk_chars=20)
-        for batch_size in (1, 3):
-            got = Pipeline.__call__(ner_ja, texts, batch_size=batch_size, aggregation_strategy=strategy, max_chunk_chars=20)
+        postprocess = {"aggregation_strategy": ner_ja._sanitize_parameters(aggregation_strategy=strategy)[2]["aggregation_strategy"]}
+        by_hand = []
+        for text in texts:
+            pieces = ner_ja.preprocess(text, max_chunk_chars=20)
+            tagged = ner_ja._forward([piece for piece in pieces if piece["input_ids"]]) if any(p["input_ids"] for p in pieces) else []
+            assert all(piece in pieces for piece in tagged)
+            by_hand.append(ner_ja.postprocess(pieces, **postprocess))
+        single = [ner_ja.run_single(text, {"max_chunk_chars": 20}, {}, postprocess) for text in texts]
+        for got in (by_hand, single):
             assert [[(e["start"], e["end"]) for e in x] for x in got] == [[(e["start"], e["end"]) for e in x] for x in expected]
+    assert any(expected), "the random model tags something in these texts"
 
 
 # ------------------------------------------------------------------ bad input
@@ -324,7 +333,7 @@ def test_empty_and_whitespace_skip_the_model(ner_ja, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the model must not run on texts without words")
 
-    monkeypatch.setattr(ner_ja, "_label_scores", boom)
+    monkeypatch.setattr(ner_ja, "_forward", boom)
     assert ner_ja(["", " ", "\n\t\u3000"]) == [[], [], []]
 
 

@@ -1,88 +1,260 @@
-"""The `xlner` command line: train, evaluate, transfer, reproduce, predict, push."""
+"""The `xlner` command line: train, evaluate, transfer, reproduce, predict, push.
+
+Every flag of train, transfer, evaluate and reproduce is a dataclass field (`TrainingOptions`,
+`TransferOptions`, ... and the `*Arguments` classes below): its type, default and
+`metadata["help"]` make the flag, by transformers' `HfArgumentParser` rules (`--batch-size` and
+`--batch_size` both work; a bool field takes `--flag`, `--flag true` or `--flag false`).
+"""
 
 import argparse
+import copy
+import dataclasses
 import json
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+import textwrap
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_origin, get_type_hints
 
-from ..training.options import TrainingOptions
+from transformers import HfArgumentParser
+from transformers.hf_argparser import string_to_bool
+
+from ..training.options import JapaneseTokenizerOptions, TrainingOptions, TransferOptions
 
 if TYPE_CHECKING:
     from ..training.reproduce import Plan
+    from ..training.results import Results
+
+T = TypeVar("T")
 
 
-def _key_values(pairs: list[str]) -> dict[str, Any]:
-    """`--set word_dropout=0.1 context_num_layers=2` → {"word_dropout": 0.1, "context_num_layers": 2}."""
-    values = {}
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions as written, and every optional flag's default in its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required:  # "(default: None)" would read as if the flag could be left out
+            return action.help
+        return super()._get_help_string(action)
+
+
+class CommandParser(HfArgumentParser):
+    """The parser of each sub-command (also those added elsewhere: predict, push), so every `--help` shows defaults."""
+
+    def __init__(self, dataclass_types: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(dataclass_types, **kwargs)
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class DataArguments:
+    """The data of `train` and `transfer`."""
+
+    lang: Literal["en", "ja"] = field(metadata=_help("language of the training data"))
+    train: str = field(metadata=_help("CoNLL (.txt/.conll) or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT"))
+    validation: str = field(metadata=_help("validation data, same formats"))
+    output_dir: str = field(metadata=_help("where the model, checkpoints and results.json go"))
+    test: str | None = field(default=None, metadata=_help("test data, evaluated with the best checkpoint"))
+
+
+@dataclass
+class TransferArguments:
+    """What `transfer` needs besides `TransferOptions`."""
+
+    source: str = field(metadata=_help("the saved model (folder or Hub id) to transfer from"))
+
+
+@dataclass
+class EvaluateArguments:
+    model: str = field(metadata=_help("a saved model directory"))
+    data: str = field(metadata=_help("CoNLL or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT"))
+    batch_size: int = field(default=128, metadata=_help("sentences per batch"))
+    threads: int = field(default=1, metadata=_help("torch threads (0: torch's default)"))
+
+
+@dataclass
+class ReproduceArguments:
+    """`reproduce`'s own flags; the plan overrides come from `TrainingOptions` / `TransferOptions`."""
+
+    output_dir: str = field(metadata=_help("where runs/, results.json, results.md and learning_curve.png go"))
+    data_dir: str | None = field(
+        default=None, metadata=_help("folder with conll2003/ and ner-wikipedia-ja/ (None: download the public data)")
+    )
+    quick: bool = field(default=False, metadata=_help("a small version of every step (< 10 min, 2 cores)"))
+    source: str | None = field(default=None, metadata=_help("reuse this English model instead of pretraining one"))
+    jobs: int = field(default=1, metadata=_help("Japanese runs in parallel (one process each)"))
+    threads: int = field(default=1, metadata=_help("torch threads per run"))
+    sizes: list[int] | None = field(
+        default=None, metadata=_help("Japanese training sizes (None: the plan's, 250 500 1000 2000)")
+    )
+    seeds: list[int] | None = field(default=None, metadata=_help("seeds of every setting (None: the plan's, 1 2 3)"))
+    combinations: list[str] | None = field(default=None, metadata=_help("module combinations (None: all seven)"))
+    no_full_set: bool = field(default=False, metadata=_help("skip the runs on the full training set"))
+    ablation_size: int | None = field(
+        default=None, metadata=_help("training size of the romanisation ablation (None: the plan's; 0: no ablation)")
+    )
+    no_ablation: bool = field(default=False, metadata=_help("skip the romanisation ablation"))
+    runs: list[str] | None = field(
+        default=None,
+        metadata={"help": "train just these runs (e.g. scratch__n2000__seed1), in this order", "metavar": "NAME"},
+    )
+    report_only: bool = field(
+        default=False, metadata=_help("train nothing: report on every finished run in OUTPUT_DIR/runs")
+    )
+
+
+# TrainingOptions fields that are no flag: the CLI fills tokenizer_options from JapaneseTokenizerOptions.
+NOT_FLAGS = frozenset({"tokenizer_options"})
+# The TransferOptions fields that `reproduce` takes (modules and label map come from its plan).
+REPRODUCE_TRANSFER_FIELDS = ("shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale")
+REPRODUCE_TRAINING_FIELDS = ("epochs", "patience", "model_config")
+
+
+# ---------------------------------------------------------------------------------- flags from dataclass fields
+
+
+def parse_key_values(pairs: Sequence[str]) -> dict[str, Any]:
+    """`["word_dropout=0.1", "name=x"]` → {"word_dropout": 0.1, "name": "x"}: JSON values, else the string."""
+    values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
         try:
-            values[key] = json.loads(raw)
+            values[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
-            values[key] = raw
+            values[key.strip()] = raw
     return values
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options shared by `train` and `transfer`."""
-    defaults = TrainingOptions()
-    parser.add_argument("--lang", choices=["en", "ja"], required=True, help="language of the training data")
-    parser.add_argument("--train", required=True, help="CoNLL (.txt/.conll) or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT")
-    parser.add_argument("--validation", required=True, help="validation data, same formats")
-    parser.add_argument("--test", help="test data, evaluated with the best checkpoint")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--lr-scheduler", default=defaults.lr_scheduler, help="a transformers scheduler name")
-    parser.add_argument("--max-train-samples", type=int, help="train on a seeded random subset of this size")
-    parser.add_argument("--max-steps", type=int, default=defaults.max_steps, help="stop after this many steps")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--patience", type=int, help="early stopping: epochs without validation F1 gain")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: torch's default)")
-    parser.add_argument("--min-word-frequency", type=int, default=defaults.min_word_frequency)
-    parser.add_argument("--max-words", type=int, help="largest word vocabulary")
-    parser.add_argument("--min-bigram-frequency", type=int, default=defaults.min_bigram_frequency)
-    parser.add_argument("--max-bigrams", type=int, help="largest bigram vocabulary")
-    parser.add_argument("--char-input", choices=["romaji", "surface"], default="romaji", help="Japanese bigram input")
-    parser.add_argument("--word-input", choices=["surface", "romaji"], default="surface", help="Japanese word input")
-    parser.add_argument("--romaji-source", choices=["surface", "reading"], default="surface", help="what is romanised")
-    parser.add_argument(
-        "--resume-from-checkpoint",
-        help="a checkpoint folder under OUTPUT_DIR/checkpoints: its vocabularies, weights, optimizer and RNG state are used",
-    )
-    parser.add_argument(
-        "--device", choices=["cpu", "auto"], default="cpu",
-        help="cpu (default, reproducible), or auto: the GPU/accelerator if there is one (with torchrun: one per process)",
-    )  # fmt: skip
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters")
+class _KeyValues(argparse.Action):
+    """`--set a=1 b=x` → {"a": 1, "b": "x"}; a repeated `--set` adds to the earlier pairs."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
+        try:
+            pairs = parse_key_values(values)
+        except ValueError as error:
+            raise argparse.ArgumentError(self, str(error)) from None  # argparse's usage error, exit status 2
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), **pairs})
+
+
+def _long_options(name: str) -> list[str]:
+    return [f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else [])]  # as HfArgumentParser
+
+
+def _is_mapping(hint: Any) -> bool:
+    origin = get_origin(hint) or hint
+    return isinstance(origin, type) and issubclass(origin, Mapping)
+
+
+def _add_field_argument(group: Any, spec: dataclasses.Field, extra: dict[str, Any]) -> None:
+    """A field HfArgumentParser cannot type: a dict (KEY=VALUE pairs), or one with a converter in `extra`."""
+    metadata = dict(spec.metadata)
+    aliases = metadata.pop("aliases", [])
+    kwargs: dict[str, Any] = {"dest": spec.name, **metadata}
+    if spec.default is not dataclasses.MISSING:
+        kwargs["default"] = spec.default
+    elif spec.default_factory is not dataclasses.MISSING:
+        kwargs["default"] = spec.default_factory()
+    else:
+        kwargs["required"] = True
+    if _is_mapping(spec.type):
+        kwargs.update(action=_KeyValues, nargs="*", metavar="KEY=VALUE")
+    aliases = [aliases] if isinstance(aliases, str) else aliases
+    group.add_argument(*aliases, *_long_options(spec.name), **{**kwargs, **extra})  # `--set` first: the usual name
+
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser,
+    dtype: type,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    only: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+    defaults: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, dict[str, Any]] | None = None,
+) -> list[str]:
+    """One flag per field of `dtype`, by HfArgumentParser's rules, in an argument group; returns their dests.
+
+    `defaults` replaces field defaults (reproduce: None, the plan's value); `overrides` adds
+    argparse keywords to fields whose type alone does not make the flag. Dict fields take KEY=VALUE pairs.
+    """
+    group = parser.add_argument_group(title or dtype.__name__, description)
+    hints = get_type_hints(dtype)
+    dests = []
+    for declared in dataclasses.fields(dtype):
+        if not declared.init or declared.name in exclude or (only is not None and declared.name not in only):
+            continue
+        spec = copy.copy(declared)  # HfArgumentParser rewrites `type`: leave the dataclass's own field alone
+        spec.type = hints[spec.name]
+        if defaults is not None and spec.name in defaults:
+            spec.default, spec.default_factory = defaults[spec.name], dataclasses.MISSING
+        extra = (overrides or {}).get(spec.name)
+        added = len(parser._actions)
+        if extra is not None or _is_mapping(spec.type):
+            _add_field_argument(group, spec, extra or {})
+        else:
+            HfArgumentParser._parse_dataclass_field(group, spec)
+        for action in parser._actions[added:]:
+            _tidy(action)
+        dests.append(spec.name)
+    return dests
+
+
+def _tidy(action: argparse.Action) -> None:
+    """Help and errors name the dashed spelling only (`--batch_size` still parses); bools read --flag [true|false]."""
+    action.option_strings = [name for name in action.option_strings if "_" not in name] or action.option_strings
+    if action.type is string_to_bool and action.metavar is None:
+        action.metavar = "true|false"
+
+
+def from_args(dtype: type[T], args: argparse.Namespace, **changes: Any) -> T:
+    """A `dtype` from the parsed flags named like its fields (a field without a flag keeps its default)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(dtype) if f.init and hasattr(args, f.name)}
+    return dtype(**{**values, **changes})
+
+
+# ---------------------------------------------------------------------------------- train, transfer, evaluate
 
 
 def training_options(args: argparse.Namespace) -> TrainingOptions:
-    tokenizer_options = {"char_input": args.char_input, "word_input": args.word_input, "romaji_source": args.romaji_source}
-    return TrainingOptions(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        lr_scheduler=args.lr_scheduler,
-        max_train_samples=args.max_train_samples,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        patience=args.patience,
-        threads=args.threads or None,
-        min_word_frequency=args.min_word_frequency,
-        max_words=args.max_words,
-        min_bigram_frequency=args.min_bigram_frequency,
-        max_bigrams=args.max_bigrams,
-        model_config=_key_values(args.set),
-        tokenizer_options=tokenizer_options if args.lang == "ja" else {},
-        resume_from_checkpoint=args.resume_from_checkpoint,
-        device=args.device,
-    )
+    """The `TrainingOptions` of a parsed `train` / `transfer` command line."""
+    japanese = dataclasses.asdict(from_args(JapaneseTokenizerOptions, args)) if args.lang == "ja" else {}
+    return from_args(TrainingOptions, args, tokenizer_options=japanese)
+
+
+def transfer_options(args: argparse.Namespace) -> TransferOptions:
+    """The `TransferOptions` of a parsed `transfer` command line (modules as given: `transfer` resolves them)."""
+    return from_args(TransferOptions, args)
+
+
+def _module_names(value: str) -> tuple[str, ...]:
+    """`--modules char,classifier` → ("char", "classifier"), checked now so that a typo fails before any data is read.
+
+    The names are passed on as given: `transfer` resolves them (classifier → context, head) itself.
+    """
+    from ..transfer_xlner import resolve_modules
+
+    try:
+        resolve_modules(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags shared by `train` and `transfer`."""
+    add_dataclass_arguments(parser, DataArguments, title="data")
+    add_dataclass_arguments(parser, TrainingOptions, title="training", exclude=NOT_FLAGS)
+    add_dataclass_arguments(parser, JapaneseTokenizerOptions, title="Japanese tokenizer (--lang ja only)")
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -93,28 +265,13 @@ def train_command(args: argparse.Namespace) -> None:
 
 
 def transfer_command(args: argparse.Namespace) -> None:
-    from ..training.trainer import TransferOptions, transfer
+    from ..training.transfer import transfer
 
-    options = TransferOptions(
-        modules=args.modules,
-        label_map=args.label_map,
-        shared_bigrams=args.shared_bigrams,
-        freeze_transferred_epochs=args.freeze_transferred_epochs,
-        transferred_lr_scale=args.transferred_lr_scale,
-    )
     results = transfer(
-        args.source, args.lang, args.train, args.validation, args.output_dir, training_options(args), options, args.test
-    )
+        args.source, args.lang, args.train, args.validation, args.output_dir,
+        training_options(args), transfer_options(args), args.test,
+    )  # fmt: skip
     _report(results, args.output_dir)
-
-
-def _modules(value: str) -> tuple[str, ...]:
-    from ..transfer_xlner import resolve_modules
-
-    try:
-        return resolve_modules(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -123,7 +280,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     from tokenization.tokenization_xlner import XLNerTokenizer
 
     from ..modeling_xlner import XLNerForTokenClassification
-    from ..training.trainer import evaluate_model
+    from ..training.evaluation import evaluate_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,37 +290,47 @@ def evaluate_command(args: argparse.Namespace) -> None:
     print(json.dumps({key: scores[key] for key in ("precision", "recall", "f1", "n_gold", "n_pred")}))
 
 
-def _report(results: dict[str, Any], output_dir: str) -> None:
-    if not results:  # a distributed run's other processes: the first one reports
+def _report(results: "Results | None", output_dir: str) -> None:
+    if results is None:  # a distributed run's other processes: the first one reports
         return
-    summary = {split: results[split]["f1"] for split in ("validation", "test") if split in results}
-    seconds = results.get("seconds_per_epoch")  # None when a resumed run had no epoch left to train
+    summary = {"validation": results.validation.f1, **({"test": results.test.f1} if results.test else {})}
+    seconds = results.seconds_per_epoch  # None when a resumed run had no epoch left to train
     timing = f"{seconds:.1f} s/epoch" if seconds is not None else "no epoch trained"
     print(f"saved to {output_dir}; F1 {json.dumps(summary)}; {timing}", file=sys.stderr)
     print(json.dumps({"output_dir": output_dir, **{f"{k}_f1": v for k, v in summary.items()}}))
 
 
+# ---------------------------------------------------------------------------------- reproduce
+
+
 def reproduce_plan(args: argparse.Namespace) -> "Plan":
-    """The full plan (or `--quick`'s), narrowed and adjusted by the command's options."""
+    """The full plan (or `--quick`'s), narrowed and adjusted by the command's options; None keeps the plan's value."""
     from dataclasses import replace
 
     from ..training.reproduce import FULL_PLAN, QUICK_PLAN
 
-    changes = {
-        "sizes": tuple(args.sizes) if args.sizes else None,
-        "seeds": tuple(args.seeds) if args.seeds else None,
-        "combinations": tuple(args.combinations) if args.combinations else None,
-        "full_set_combinations": () if args.no_full_set else None,
-        "ablation_size": (args.ablation_size or None) if args.ablation_size is not None else None,
-        "epochs": args.epochs,
-        "patience": args.patience,
-        "shared_bigrams": False if args.no_shared_bigrams else None,
-        "freeze_transferred_epochs": args.freeze_transferred_epochs,
-        "transferred_lr_scale": args.transferred_lr_scale,
-        "model_config": _key_values(args.set) or None,
-    }
+    # The override flags are named like the Plan fields they set.
+    changes = {name: getattr(args, name) for name in (*REPRODUCE_TRAINING_FIELDS, *REPRODUCE_TRANSFER_FIELDS)}
+    changes.update(
+        sizes=tuple(args.sizes) if args.sizes else None,
+        seeds=tuple(args.seeds) if args.seeds else None,
+        combinations=tuple(args.combinations) if args.combinations else None,
+        full_set_combinations=() if args.no_full_set else None,
+        ablation_size=args.ablation_size,
+    )
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, **{k: v for k, v in changes.items() if v is not None})
-    return replace(plan, ablation_size=None) if args.no_ablation else plan
+    return replace(plan, ablation_size=None) if args.no_ablation or args.ablation_size == 0 else plan
+
+
+def _plan_values(names: Sequence[str]) -> str:
+    """The plan's values of these fields, for `reproduce --help`."""
+    from ..training.reproduce import FULL_PLAN, QUICK_PLAN
+
+    values = []
+    for name in names:
+        full, quick = getattr(FULL_PLAN, name), getattr(QUICK_PLAN, name)
+        values.append(f"{name} {full!r}" + ("" if quick == full else f" (--quick: {quick!r})"))
+    return textwrap.fill("Default None keeps the plan's value: " + ", ".join(values) + ".", width=88)
 
 
 def reproduce_command(args: argparse.Namespace) -> None:
@@ -176,78 +343,62 @@ def reproduce_command(args: argparse.Namespace) -> None:
     print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xlner", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
+    add_dataclass_arguments(parser, ReproduceArguments, title="reproduction")
+    plan_defaults = dict.fromkeys((*REPRODUCE_TRAINING_FIELDS, *REPRODUCE_TRANSFER_FIELDS))
+    add_dataclass_arguments(
+        parser, TrainingOptions, title="every run (epochs, patience: the Japanese runs)",
+        description=_plan_values(REPRODUCE_TRAINING_FIELDS), only=REPRODUCE_TRAINING_FIELDS, defaults=plan_defaults,
+    )  # fmt: skip
+    add_dataclass_arguments(
+        parser, TransferOptions, title="transfer runs", description=_plan_values(REPRODUCE_TRANSFER_FIELDS),
+        only=REPRODUCE_TRANSFER_FIELDS, defaults=plan_defaults,
+    )  # fmt: skip
 
-    train_parser = commands.add_parser("train", help="train a tagger from scratch")
-    add_training_arguments(train_parser)
+
+# ---------------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlner", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress; show tracebacks of errors")
+    # CommandParser for every sub-command, also those added by predict.py and hub_cards/push.py: defaults in --help.
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+
+    train_parser = commands.add_parser(
+        "train", help="train a tagger from scratch", description="Train a tagger from scratch."
+    )
+    _add_training_arguments(train_parser)
     train_parser.set_defaults(run=train_command)
 
-    transfer_parser = commands.add_parser("transfer", help="train a tagger that starts from modules of a saved one")
-    transfer_parser.add_argument("--source", required=True, help="the saved model (folder or Hub id) to transfer from")
-    transfer_parser.add_argument(
-        "--modules", type=_modules, required=True, help="comma-separated: word, char, context, head, classifier (= context,head)"
-    )
-    transfer_parser.add_argument(
-        "--label-map", help="JSON file: target entity type -> source entity type (default: same names, then 人名->PER, ...)"
-    )
-    transfer_parser.add_argument(
-        "--shared-bigrams", action="store_true", help="add the source's bigrams to the target bigram vocabulary"
-    )
-    transfer_parser.add_argument(
-        "--freeze-transferred-epochs", type=int, default=0, metavar="N", help="keep copied weights fixed for N epochs"
-    )
-    transfer_parser.add_argument(
-        "--transferred-lr-scale", type=float, metavar="X", help="learning-rate factor for weights copied whole"
-    )
-    add_training_arguments(transfer_parser)
+    transfer_parser = commands.add_parser(
+        "transfer", help="train a tagger that starts from modules of a saved one",
+        description="Train a tagger whose chosen modules start from those of a saved model.",
+    )  # fmt: skip
+    add_dataclass_arguments(transfer_parser, TransferArguments, title="source")
+    add_dataclass_arguments(
+        transfer_parser, TransferOptions, title="transfer",
+        overrides={"modules": {"type": _module_names, "required": True, "default": None}},
+    )  # fmt: skip
+    _add_training_arguments(transfer_parser)
     transfer_parser.set_defaults(run=transfer_command)
 
-    evaluate_parser = commands.add_parser("evaluate", help="span-level P/R/F1 of a saved model on a data file")
-    evaluate_parser.add_argument("--model", required=True, help="a saved model directory")
-    evaluate_parser.add_argument("--data", required=True, help="CoNLL or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT")
-    evaluate_parser.add_argument("--batch-size", type=int, default=128)
-    evaluate_parser.add_argument("--threads", type=int, default=1)
+    evaluate_parser = commands.add_parser(
+        "evaluate", help="span-level P/R/F1 of a saved model on a data file",
+        description="Span-level precision, recall and F1 of a saved model on a data file, as one JSON line.",
+    )  # fmt: skip
+    add_dataclass_arguments(evaluate_parser, EvaluateArguments, title="evaluation")
     evaluate_parser.set_defaults(run=evaluate_command)
 
     from .predict import add_predict_parser
 
     add_predict_parser(commands)
-    reproduce_parser = commands.add_parser("reproduce", help="the paper's experiments on the public data, end to end")
-    reproduce_parser.add_argument("--data-dir", help="folder with conll2003/ and ner-wikipedia-ja/ (default: download)")
-    reproduce_parser.add_argument("--output-dir", required=True)
-    reproduce_parser.add_argument("--quick", action="store_true", help="a small version of every step (< 10 min, 2 cores)")
-    reproduce_parser.add_argument("--source", help="reuse this English model instead of pretraining one")
-    reproduce_parser.add_argument("--jobs", type=int, default=1, help="Japanese runs in parallel (one process each)")
-    reproduce_parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    reproduce_parser.add_argument("--sizes", type=int, nargs="+", help="Japanese training sizes (default 250 500 1000 2000)")
-    reproduce_parser.add_argument("--seeds", type=int, nargs="+", help="seeds of every setting (default 1 2 3)")
-    reproduce_parser.add_argument("--combinations", nargs="+", help="module combinations (default: all seven)")
-    reproduce_parser.add_argument("--no-full-set", action="store_true", help="skip the runs on the full training set")
-    reproduce_parser.add_argument("--ablation-size", type=int, help="training size of the romanisation ablation")
-    reproduce_parser.add_argument("--no-ablation", action="store_true", help="skip the romanisation ablation")
-    reproduce_parser.add_argument("--epochs", type=int, help="most epochs of a Japanese run (early stopping ends most sooner)")
-    reproduce_parser.add_argument("--patience", type=int, help="early stopping of Japanese runs: epochs without validation gain")
-    reproduce_parser.add_argument(
-        "--no-shared-bigrams", action="store_true", help="transfer: target bigram vocabulary from Japanese text alone"
+    from ..training import reproduce as reproduce_module
+
+    reproduce_parser = commands.add_parser(
+        "reproduce", help="the paper's experiments on the public data, end to end", description=reproduce_module.__doc__
     )
-    reproduce_parser.add_argument(
-        "--freeze-transferred-epochs", type=int, metavar="N", help="transfer: keep copied weights fixed for N epochs"
-    )
-    reproduce_parser.add_argument(
-        "--transferred-lr-scale", type=float, metavar="X", help="transfer: learning-rate factor for weights copied whole"
-    )
-    reproduce_parser.add_argument(
-        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="XLNerConfig hyperparameters of every run"
-    )
-    reproduce_parser.add_argument(
-        "--runs", nargs="+", metavar="NAME", help="train just these runs (e.g. scratch__n2000__seed1), in this order"
-    )
-    reproduce_parser.add_argument(
-        "--report-only", action="store_true", help="train nothing: report on every finished run in OUTPUT_DIR/runs"
-    )
+    _add_reproduce_arguments(reproduce_parser)
     reproduce_parser.set_defaults(run=reproduce_command)
 
     from hub_cards.push import add_push_parser
@@ -266,5 +417,3 @@ def main(argv: list[str] | None = None) -> None:
         if args.verbose:
             raise
         sys.exit(f"xlner {args.command}: error: {error}")
-
-
