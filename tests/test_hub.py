@@ -373,7 +373,7 @@ def test_exported_folder_runs_without_xlner(tiny_ja, exported, tmp_path):
     assert all(module.startswith("transformers_modules.") for module in answer["classes"]), answer["classes"]
     assert answer["pushed"]["files"] == sorted(
         {"config.json", "model.safetensors", "README.md", "configuration_xlner.py", "modeling_xlner.py",
-         "transfer_xlner.py", "pipeline_xlner.py"}
+         "transfer_xlner.py", "pipeline_xlner.py", "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py"}
     )  # fmt: skip
     assert "library_name: transformers" in answer["pushed"]["readme"]
     for (text, gold), by_pipeline, by_card in zip(tiny_ja.known, answer["pipeline"], answer["card"]):
@@ -594,6 +594,7 @@ def test_model_push_to_hub_carries_code_and_generated_card(tiny_ja, fake_hub, mo
     assert set(upload["files"]) == {
         "config.json", "model.safetensors", "README.md",
         "configuration_xlner.py", "modeling_xlner.py", "transfer_xlner.py", "pipeline_xlner.py",
+        "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py",
     }  # fmt: skip
     assert upload["files"]["modeling_xlner.py"] == Path(sys.modules[type(model).__module__].__file__).read_bytes()
     card = ModelCard(upload["files"]["README.md"].decode("utf-8"))

@@ -57,7 +57,7 @@ def _scores(f1: float) -> dict:
 
 
 def _trained(test: float, validation: float) -> dict:
-    """A results.json of `train` / `transfer` (as a dict, the form they return today) with these F1s."""
+    """A results.json of `train` / `transfer` (as a dict) with these F1s."""
     return {
         "language": "ja", "labels": ["O", "B-人名", "I-人名"],
         "data": {"train_sentences": 500, "validation_sentences": 50, "train_unrepresentable_entities": 0, "test_sentences": 50},
@@ -103,7 +103,7 @@ def test_report_only_summarises_every_finished_run_without_training(tmp_path, mo
     monkeypatch.setattr(reproduce_module, "run_all", lambda *a, **k: pytest.fail("report-only must not train"))
     english = tmp_path / "english"
     english.mkdir()
-    (english / "results.json").write_text(json.dumps({"test": {"f1": 0.85}, "seconds_per_epoch": 60.0}))
+    Results.from_dict(_trained(0.85, 0.86) | {"seconds_per_epoch": 60.0}).save(english / "results.json")
     finished = [
         _result("scratch", 500, 1, 0.40, 0.41),
         _result("scratch", 1000, 1, 0.46, 0.47),
@@ -229,7 +229,7 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
     def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
         seen.update(source=source, options=options, transfer=transfer_options)
         Path(output).mkdir(parents=True)
-        return _result("x", 500, 1, 0.5, 0.5)
+        return Results.from_dict(_trained(0.5, 0.5))
 
     import modeling_xlner.training.transfer as training
 
@@ -254,7 +254,7 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
     assert (transfer.freeze_transferred_epochs, transfer.transferred_lr_scale, transfer.shared_bigrams) == (3, 0.3, False)
     # The run's results are kept, so an interrupted reproduction does not train it again.
     saved = json.loads((Path(tmp_path) / "runs" / "char+classifier__n500__seed1" / "results.json").read_text())
-    assert saved["run"]["name"] == "char+classifier__n500__seed1" == results["run"]["name"]
+    assert saved["run"]["name"] == "char+classifier__n500__seed1" == results.run.name
 
 
 # ---------------------------------------------------------------------------------- downloading the public data
