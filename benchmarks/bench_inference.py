@@ -73,11 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:
-    # Before numpy / torch / thinc are imported, so that every library sees the same thread count.
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(ARGS.threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from thread_env import pin_threads  # before numpy / torch (/ thinc) are imported
+
+    pin_threads(ARGS.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402

@@ -57,10 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:
-    # Before numpy / torch are imported, so that every BLAS and OpenMP pool gets the same size.
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(ARGS.threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from thread_env import pin_threads  # before numpy / torch (/ thinc) are imported
+
+    pin_threads(ARGS.threads)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -76,19 +75,14 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
 
 
 def time_prediction(model, tokenizer, sentences: list[list[str]], repeats: int) -> float:
-    from modeling_xlner.training.trainer import predict_label_ids
+    """Fastest of `repeats` runs of the pipeline (the one inference path) over pre-split sentences."""
+    from modeling_xlner.training.evaluation import tagging_pipeline
 
+    pipe = tagging_pipeline(model, tokenizer)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        encoding = tokenizer(sentences, is_split_into_words=True)
-        features = {
-            "input_ids": encoding["input_ids"],
-            "char_ids": encoding["char_ids"],
-            "shape_ids": encoding["shape_ids"],
-            "length": [len(ids) for ids in encoding["input_ids"]],
-        }
-        predict_label_ids(model, tokenizer, features)  # only reads columns: a dict of lists will do
+        pipe(sentences, is_split_into_words=True, batch_size=128, chunk_size=len(sentences))
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -100,7 +94,9 @@ def measure(examples: list[dict], validation: list[dict], args: argparse.Namespa
     from modeling_xlner.configuration_xlner import XLNerConfig
     from modeling_xlner.training.data import CONLL_FEATURES
     from modeling_xlner.modeling_xlner import XLNerForTokenClassification
-    from modeling_xlner.training.trainer import TrainingOptions, build_tokenizer, label_list, run_training
+    from modeling_xlner.training.data import label_list
+    from modeling_xlner.training.options import TrainingOptions
+    from modeling_xlner.training.trainer import TrainingData, build_tokenizer, run_training
 
     train = datasets.Dataset.from_list(examples, features=CONLL_FEATURES)
     options = TrainingOptions(epochs=1, batch_size=args.batch_size, threads=args.threads, seed=args.seed)
@@ -119,8 +115,9 @@ def measure(examples: list[dict], validation: list[dict], args: argparse.Namespa
         validation_set = datasets.Dataset.from_list(validation, features=CONLL_FEATURES)
         # The model is trained in place (its best epoch is the only one); Trainer's log lines are muted.
         with tempfile.TemporaryDirectory() as output_dir, contextlib.redirect_stdout(io.StringIO()):
-            results = run_training(model, tokenizer, train, validation_set, Path(output_dir), options)
-        result["train_seconds_per_epoch"] = results["seconds_per_epoch"]
+            data = TrainingData(train, validation_set, "train (in memory)", "validation (in memory)")
+            results = run_training(model, tokenizer, data, Path(output_dir), options)
+        result["train_seconds_per_epoch"] = results.seconds_per_epoch
     result["predict_seconds"] = time_prediction(model.eval(), tokenizer, [e["tokens"] for e in examples], args.repeats)
     return result
 

@@ -177,10 +177,6 @@ def _labels(config: dict[str, Any]) -> list[str]:
     return [label for _, label in sorted((config.get("id2label") or {}).items(), key=lambda item: int(item[0]))]
 
 
-def _entity_types(labels: list[str]) -> list[str]:
-    return list(dict.fromkeys(label[2:] for label in labels if label[:2] in ("B-", "I-")))
-
-
 def _split_row(split: str, scores: SplitScores) -> dict[str, Any]:
     values = {key: getattr(scores, key) for key in METRIC_NAMES}
     return {"split": split, **values, "n_gold": scores.n_gold, "n_pred": scores.n_pred} | {
@@ -376,7 +372,9 @@ def _template_values(
 ) -> dict[str, Any]:  # fmt: skip
     """The template's texts that follow from the language, labels, data and transfer."""
     language_name = LANGUAGE_NAMES.get(language, language)
-    entity_types = _entity_types(labels)
+    from modeling_xlner.decoding_xlner import entity_types as bio_entity_types  # (imports torch: not at module level)
+
+    entity_types = bio_entity_types(labels)
     summary = (
         f"A compact bi-LSTM named-entity tagger for {language_name}, trained"
         + (f" on the {dataset_pretty}" if dataset_pretty else "")

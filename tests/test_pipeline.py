@@ -412,7 +412,7 @@ def test_property_any_unicode_text(ner_ja, ner_en, text, strategy, max_chunk_cha
 def test_pipeline_f1_equals_evaluate_f1(shared_data):
     """On the Stockmark test texts, pipeline entities score exactly as `xlner evaluate` scores the model."""
     from modeling_xlner.training.metric import load_span_metric
-    from modeling_xlner.training.trainer import evaluate_model
+    from modeling_xlner.training.evaluation import evaluate_model
 
     folder = trained_model_dir()
     ner = pipeline("token-classification", model=folder, trust_remote_code=True, aggregation_strategy="simple")

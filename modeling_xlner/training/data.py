@@ -26,7 +26,7 @@ from typing import Any
 
 import datasets
 
-from ..decoding_xlner import bio_labels, entity_chunks, is_bio_label
+from ..decoding_xlner import bio_labels, entity_chunks, entity_types, is_bio_label
 
 
 logger = logging.getLogger(__name__)
@@ -380,7 +380,7 @@ def label_list(dataset: datasets.Dataset) -> list[str]:
     """The BIO label set of a training split: "O" first, then B-/I- of each type, sorted by type."""
     if is_span_data(dataset):
         return bio_labels(entity["type"] for entities in dataset["entities"] for entity in entities)
-    return bio_labels(tag[2:] for tags in dataset["ner_tags"] for tag in tags if tag != "O")
+    return bio_labels(entity_types(tag for tags in dataset["ner_tags"] for tag in tags))
 
 
 # --- span <-> BIO projection ----------------------------------------------------------------
