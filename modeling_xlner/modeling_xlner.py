@@ -156,7 +156,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
         model.to(source.dtype)
         report = copy_modules(source, model, modules, str(pretrained_model_name_or_path), tokenizers, read_label_map(label_map))
         model.transfer_report, model.config.transferred_from = report, report.to_config()
-        return model
+        return model.eval()  # as every loaded model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # transformers writes the auto_map entry of the saved class only: a folder of either class answers

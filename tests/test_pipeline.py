@@ -14,7 +14,6 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import pipeline
-from transformers.pipelines.base import Pipeline
 
 from modeling_xlner.training.data import word_tags_to_spans
 from tokenization.segmentation import split_long_text

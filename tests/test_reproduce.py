@@ -6,7 +6,6 @@ The training itself is covered elsewhere; CI runs `xlner reproduce --quick` end 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 

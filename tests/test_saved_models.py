@@ -36,7 +36,8 @@ def test_old_model_gives_the_same_logits(folder):
     assert batch["attention_mask"].tolist() == expected["attention_mask"]
     with torch.no_grad():
         logits = model(**batch).logits
-    assert torch.equal(logits, torch.tensor(expected["logits"]))
+    # Bit-equal at the thread count the fixture was made with; other thread counts sum in another order.
+    torch.testing.assert_close(logits, torch.tensor(expected["logits"]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("folder", FIXTURES, ids=lambda folder: folder.name)

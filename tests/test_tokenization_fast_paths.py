@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modeling_xlner import XLNerForTokenClassification, XLNerTokenizer
+from modeling_xlner import XLNerTokenizer
 from tokenization import segmentation
 from tokenization.tokenization_xlner import _int64_tensor
 

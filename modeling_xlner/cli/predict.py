@@ -50,8 +50,8 @@ def add_predict_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         "--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, help="texts read and sorted by length at a time"
     )
     parser.add_argument(
-        "--max-chunk-chars", type=_positive_int, default=None,
-        help="texts longer than this are cut at sentence boundaries (None: the pipeline's, 1000)",
+        "--max-chunk-chars", type=_positive_int, default=DEFAULT_MAX_CHUNK_CHARS,
+        help="texts longer than this are cut at sentence boundaries",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument(
@@ -149,7 +149,7 @@ def predict_command(args: argparse.Namespace) -> None:
         raise SystemExit("xlner predict: give texts as arguments or --input FILE, not both")
     if args.threads:
         torch.set_num_threads(args.threads)
-    extra = {} if args.max_chunk_chars is None else {"max_chunk_chars": args.max_chunk_chars}
+    extra = {"max_chunk_chars": args.max_chunk_chars}
     pipe = load_pipeline(
         args.model, batch_size=args.batch_size, chunk_size=args.chunk_size, num_workers=args.num_workers, **extra
     )

@@ -6,7 +6,6 @@ spans), word data (CoNLL) as word lists (predicted tags against gold tags). The 
 after each epoch scores the logits of its own evaluation loop with the same `decode` and chunking.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
