@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # the package's __init__ loads torch and transformers: import
     from modeling_xlner.training.results import Results, SplitScores, TransferRecord
 
 
+# The model id of the usage code when the Hub repository is not known yet: never a local path,
+# which would carry one machine's file system into a card that travels with the folder.
+REPO_ID_PLACEHOLDER = "YOUR-NAME/YOUR-MODEL"
 TEMPLATE_PATH = Path(__file__).resolve().with_name("model_card.jinja")
 
 LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
@@ -351,7 +354,8 @@ def build_model_card(
     return ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE_PATH),
-        **_template_values(language, labels, dataset_id, dataset_pretty, transfer, repo_id or str(model_dir), card_data),
+        **_template_values(language, labels, dataset_id, dataset_pretty, transfer, repo_id or REPO_ID_PLACEHOLDER, card_data),
+        repo_id_known=repo_id is not None,
         license=license,
         license_note=known.get("license_note"),
         domain=known.get("domain", "the training corpus"),

@@ -637,3 +637,13 @@ def test_tokenizer_push_to_hub_carries_code_and_keeps_the_card(tiny_ja, exported
     monkeypatch.setattr(transformers.utils.hub.ModelCard, "load", missing)
     tokenizer.push_to_hub(REPO_ID)  # a new repository: transformers' default card, no network needed
     assert "README.md" in fake_hub.create_commit[-1]["files"]
+
+
+def test_card_without_a_repo_id_names_no_local_path(tiny_ja, tmp_path):
+    """The README.md written into a training folder travels with it: no path of this machine in it."""
+    folder = tmp_path / "copied"
+    shutil.copytree(tiny_ja.directory, folder)
+    text = str(build_model_card(folder))
+    assert str(folder) not in text and str(tmp_path) not in text and str(Path.home()) + "/" not in text
+    assert 'model="YOUR-NAME/YOUR-MODEL"' in text and "Replace `YOUR-NAME/YOUR-MODEL`" in text
+    assert "Replace `" not in str(build_model_card(folder, repo_id=REPO_ID))

@@ -91,6 +91,36 @@ def test_jsonl_file_with_progress_bar(model_dir, expected, tmp_path, capsys):
     assert "predict" in capsys.readouterr().err  # tqdm on stderr
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_jsonl_file_with_a_bom_and_crlf(model_dir, expected, tmp_path, bom):
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({"text": text}, ensure_ascii=False) for text in TEXTS]
+    source.write_bytes(bom + "\r\n".join(lines).encode("utf-8") + b"\r\n")
+    output = tmp_path / "out.jsonl"
+    predict_command(parse("--model", model_dir, "--input", str(source), "--output", str(output), "--no-progress"))
+    check(read_records(output.read_text(encoding="utf-8")), TEXTS, expected)
+
+
+def test_stdin_with_a_bom(model_dir, expected, tmp_path, monkeypatch):
+    data = b"\xef\xbb\xbf" + "\n".join(TEXTS).encode("utf-8")  # and no line end after the last text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    output = tmp_path / "out.jsonl"
+    predict_command(parse("--model", model_dir, "--output", str(output)))
+    check(read_records(output.read_text(encoding="utf-8")), TEXTS, expected)
+
+
+@pytest.mark.parametrize("empty", [b"", "\ufeff".encode("utf-8")])
+def test_empty_input_gives_empty_output(model_dir, tmp_path, monkeypatch, empty):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(empty)))
+    output = tmp_path / "out.jsonl"
+    predict_command(parse("--model", model_dir, "--output", str(output)))
+    assert output.read_text(encoding="utf-8") == ""
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(empty)
+    predict_command(parse("--model", model_dir, "--input", str(source), "--output", str(output), "--no-progress"))
+    assert output.read_text(encoding="utf-8") == ""
+
+
 @pytest.mark.parametrize(
     "line, message",
     [("{not json", "line 2: invalid JSON"), ('{"txt": "x"}', 'line 2: expected an object with a "text" string'),

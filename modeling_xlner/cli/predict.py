@@ -161,14 +161,14 @@ def predict_command(args: argparse.Namespace) -> None:
     elif args.input:
         if not os.path.isfile(args.input):
             raise SystemExit(f"xlner predict: {args.input}: no such file")
-        input_handle = open(args.input, encoding="utf-8", errors="replace")
+        input_handle = open(args.input, encoding="utf-8-sig", errors="replace")  # a byte-order mark is not text
         texts = read_jsonl_texts(input_handle, args.input)
         if not args.no_progress:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=_count_lines(args.input), unit="line", file=sys.stderr, desc="predict", dynamic_ncols=True)
     else:
-        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if hasattr(sys.stdin, "buffer") else sys.stdin
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace") if hasattr(sys.stdin, "buffer") else sys.stdin
         texts = read_lines(stdin)
 
     if args.output:
