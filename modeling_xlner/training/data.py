@@ -5,7 +5,8 @@
 Two on-disk formats are supported:
 
 * CoNLL: one ``TOKEN ... TAG`` line per word, blank lines between sentences, ``-DOCSTART-``
-  lines between documents. Tags are IOB2 strings (``O``, ``B-X``, ``I-X``).
+  lines between documents. Tags are IOB2 strings (``O``, ``B-X``, ``I-X``), or IOB1, BIOES or BILOU
+  tags, which are converted to IOB2 (see tag_schemes.py).
 * Span JSON: raw text with character spans (the Stockmark Wikipedia NER layout),
   ``{"text": ..., "entities": [{"name": ..., "span": [start, end], "type": ...}]}``, either one
   object per line (JSONL) or a single JSON array.
@@ -26,6 +27,7 @@ from typing import Any
 import datasets
 
 from ..decoding_xlner import bio_labels, entity_chunks, entity_types, is_bio_label
+from .tag_schemes import TagSchemeError, detect_scheme, is_scheme_tag, to_iob2
 
 
 logger = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ class DataFormatError(ValueError):
 
 @dataclass
 class ReadStats:
-    """What `read_span_json` kept and dropped, so that nothing is discarded silently.
+    """What `read_span_json` kept and dropped, so that nothing is discarded silently, and how `read_conll` read tags.
 
     Attributes:
         n_records: texts read.
@@ -91,6 +93,7 @@ class ReadStats:
     n_records: int = 0
     n_entities: int = 0
     dropped_overlapping: list[tuple[int, int, int, str]] = field(default_factory=list)
+    tag_scheme: str | None = None  # word data: the file's scheme (see tag_schemes.py), converted to IOB2
 
     @property
     def n_dropped_overlapping(self) -> int:
@@ -114,31 +117,35 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
             raise DataFormatError(path, f"not valid UTF-8 ({error.reason})", line=number) from None
 
 
-def read_conll(path: str | Path) -> list[dict[str, list[str]]]:
+def read_conll(path: str | Path, stats: ReadStats | None = None) -> list[dict[str, list[str]]]:
     """Reads a CoNLL file into ``[{"tokens": [...], "ner_tags": [...]}, ...]``.
 
     Columns are separated by whitespace (spaces or tabs); the first is the token and the last the
-    IOB2 tag, so both two-column and four-column (CoNLL-2003 original) files work, but every line
+    tag (IOB2, IOB1, BIOES or BILOU, detected for the whole file and converted to IOB2; the scheme
+    goes into ``stats.tag_scheme``), so both two-column and four-column (CoNLL-2003 original) files work, but every line
     of a file must have the same number of columns (a token with a space in it, or a truncated
     line, would otherwise lose a column silently). ``-DOCSTART-`` lines are skipped and blank
     lines end sentences.
 
     Raises:
         DataFormatError: a line with fewer than two columns or with another number of columns
-            than the file's first token line, a tag that is not IOB2, or a file with no sentence
-            at all.
+            than the file's first token line, a tag of no scheme, a file that mixes schemes (the
+            line where the second one shows), or a file with no sentence at all.
     """
     path = Path(path)
     sentences: list[dict[str, list[str]]] = []
+    tag_lines: list[list[int]] = []
     tokens: list[str] = []
     tags: list[str] = []
+    numbers: list[int] = []
     first_token_line: tuple[int, int] | None = None  # (line number, number of columns)
     for number, line in _numbered_lines(path):
         columns = line.split()
         if not columns:
             if tokens:
                 sentences.append({"tokens": tokens, "ner_tags": tags})
-                tokens, tags = [], []
+                tag_lines.append(numbers)
+                tokens, tags, numbers = [], [], []
             continue
         if columns[0] == _DOCSTART:
             continue
@@ -154,16 +161,32 @@ def read_conll(path: str | Path) -> list[dict[str, list[str]]]:
                 f"{len(columns)} columns {columns!r}, but line {first_token_line[0]} has {first_token_line[1]}",
                 line=number,
             )
-        if not is_bio_label(columns[-1]):
+        if not is_scheme_tag(columns[-1]):
             raise DataFormatError(
-                path, f"tag {columns[-1]!r} is not an IOB2 tag (O, B-TYPE or I-TYPE)", line=number
+                path, f"tag {columns[-1]!r} is not a tag (O, or B-, I-, E-, S-, L-, U- and a type)", line=number
             )
         tokens.append(columns[0])
         tags.append(columns[-1])
+        numbers.append(number)
     if tokens:  # the last sentence need not be followed by a blank line
         sentences.append({"tokens": tokens, "ner_tags": tags})
+        tag_lines.append(numbers)
     if not sentences:
         raise DataFormatError(path, "no sentences found (empty CoNLL file)")
+    return _as_iob2(path, sentences, tag_lines, stats)
+
+
+def _as_iob2(path: Path, sentences: list[dict], tag_lines: list[list[int]], stats: ReadStats | None) -> list[dict]:
+    """The sentences with their tags converted to IOB2 from the file's scheme (logged, and kept in `stats`)."""
+    try:
+        scheme = detect_scheme([s["ner_tags"] for s in sentences], tag_lines)
+    except TagSchemeError as error:
+        raise DataFormatError(path, str(error), line=error.line) from None
+    if scheme != "IOB2":
+        logger.warning("%s: read as %s, converted to IOB2", path, scheme)
+        sentences = [{"tokens": s["tokens"], "ner_tags": to_iob2(s["ner_tags"], scheme)} for s in sentences]
+    if stats is not None:
+        stats.tag_scheme = scheme
     return sentences
 
 
@@ -284,7 +307,7 @@ def load_split(path: str | Path, stats: ReadStats | None = None) -> datasets.Dat
 
     Args:
         path: the file.
-        stats: for span files, filled in as by `read_span_json`.
+        stats: filled in as by `read_span_json` (span files) or `read_conll` (the tag scheme).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -296,7 +319,7 @@ def load_split(path: str | Path, stats: ReadStats | None = None) -> datasets.Dat
         raise FileNotFoundError(f"{path}: no such data file")
     suffix = path.suffix.lower()
     if suffix in CONLL_EXTENSIONS:
-        return datasets.Dataset.from_list(read_conll(path), features=CONLL_FEATURES)
+        return datasets.Dataset.from_list(read_conll(path, stats), features=CONLL_FEATURES)
     if suffix in SPAN_JSON_EXTENSIONS:
         examples = read_span_json(path, stats)
         rows = [

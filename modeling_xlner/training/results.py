@@ -132,6 +132,7 @@ class Results:
     transfer: TransferRecord | None = None
     transfer_options: dict[str, Any] | None = None
     run: RunRecord | None = None
+    tag_schemes: dict[str, str] | None = None  # word data: each split's tag scheme as read (converted to IOB2)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

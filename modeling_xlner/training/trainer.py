@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
@@ -45,13 +45,19 @@ class TrainingData:
     validation_file: str
     test_file: str | None = None
     dropped_overlapping_entities: int = 0
+    tag_schemes: dict[str, str] = field(default_factory=dict)  # split -> scheme of word data as read
 
 
 def read_training_data(train_file: str, validation_file: str, test_file: str | None, options: TrainingOptions) -> TrainingData:
     """The training split (a seeded subset with `max_train_samples`) and the validation split."""
-    stats = ReadStats()
+    stats, validation_stats = ReadStats(), ReadStats()
     train = take_train_samples(load_data(train_file, stats), options.max_train_samples, options.seed)
-    return TrainingData(train, load_data(validation_file), train_file, validation_file, test_file, stats.n_dropped_overlapping)
+    validation = load_data(validation_file, validation_stats)
+    schemes = {"train": stats.tag_scheme, "validation": validation_stats.tag_scheme}
+    return TrainingData(
+        train, validation, train_file, validation_file, test_file, stats.n_dropped_overlapping,
+        {split: scheme for split, scheme in schemes.items() if scheme is not None},
+    )  # fmt: skip
 
 
 def take_train_samples(train: datasets.Dataset, max_samples: int | None, seed: int) -> datasets.Dataset:
@@ -237,14 +243,19 @@ def _results(trainer: Trainer, tokenizer: XLNerTokenizer, data: TrainingData, sp
         dropped_overlapping_entities=data.dropped_overlapping_entities,
         transfer=TransferRecord(**model.config.transferred_from) if model.config.transferred_from else None,
     )
+    schemes = dict(data.tag_schemes)
     if data.test_file is not None:
-        test = load_data(data.test_file)
+        test_stats = ReadStats()
+        test = load_data(data.test_file, test_stats)
+        if test_stats.tag_scheme is not None:
+            schemes["test"] = test_stats.tag_scheme
         scores = score_split(pipe, test)
         per_type = {name: TypeScores(**values) for name, values in (scores.get("per_type") or {}).items()}
         results.test = SplitScores(**headline(scores), per_type=per_type)
         results.data.test_sentences = len(test)
         ceilings["test"] = split_ceiling(encode_split(test, tokenizer, model.config.label2id, data.test_file), test)
     results.boundary_ceiling = {name: BoundaryCeiling(**c) for name, c in ceilings.items() if c is not None}
+    results.tag_schemes = schemes or None
     return results
 
 
