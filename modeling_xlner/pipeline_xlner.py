@@ -9,6 +9,7 @@ builds `XLNerTokenClassificationPipeline`. It imports torch, transformers, the s
 decoding_xlner.py (BIO chunks); the tokenizer and the model are used through their public interface.
 """
 
+import functools
 import itertools
 import queue
 import threading
@@ -155,7 +156,10 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         preprocess_params = {**self._preprocess_params, **preprocess_params}
         postprocess_params = {**self._postprocess_params, **postprocess_params}
         chunk_size = max(preprocess_params.pop("chunk_size", DEFAULT_CHUNK_SIZE), batch_size)
-        stream = lambda texts: self._stream(texts, batch_size, chunk_size, num_workers, preprocess_params, postprocess_params)  # noqa: E731
+        stream = functools.partial(
+            self._stream, batch_size=batch_size, chunk_size=chunk_size, num_workers=num_workers,
+            preprocess_params=preprocess_params, postprocess_params=postprocess_params,
+        )  # fmt: skip
         self.call_count += 1
 
         split = preprocess_params.get("is_split_into_words", False)

@@ -274,7 +274,10 @@ def _module_of(name: str, base_model_prefix: str) -> tuple[str | None, str]:
     return (module if module in TRANSFERABLE_MODULES else None), local
 
 
-def _aligned_rows(source: nn.Module, target: nn.Module, modules: Sequence[str], vocabularies: Mapping, label_map, report):
+def _aligned_rows(
+    source: nn.Module, target: nn.Module, modules: Sequence[str], vocabularies: Mapping, label_map: Mapping | None,
+    report: TransferReport,
+) -> dict[str, tuple[list[int], list[int]]]:
     """(target rows, source rows) of each row-aligned module; fills the report's counts and label map."""
     rows: dict[str, tuple[list[int], list[int]]] = {}
     for module, (source_vocab, target_vocab) in vocabularies.items():
