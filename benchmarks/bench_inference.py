@@ -27,6 +27,8 @@ OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or tor
                  character-level Japanese BERT sees these texts; forward only, batches sorted by length,
                  on an evenly spaced subset of `--bert-sentences` texts (it is some 400 times slower).
 
+  baseline       with `--baseline DIR`, (a) and (c) of a second saved model (say, the previous default's),
+                 in the same rounds: speed varies between days, so only a same-run ratio compares models;
 Each rate is sentences per second over the whole set, the fastest of `--repeats` rounds after a warm-up;
 in each round every measurement runs once, one after the other, so that changes in the machine's load
 during the run do not favour one system.
@@ -58,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (the fastest counts)")
     parser.add_argument("--bert-sentences", type=int, default=64, help="texts timed for the BERT-base stand-in")
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="a second saved model (e.g. the previous release's) timed in the same rounds"
+    )
     parser.add_argument("--skip-ginza", action="store_true")
     parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument("--flat-memory-check", type=int, default=0, metavar="N", help="stream N texts, sampling RSS")
@@ -130,10 +135,11 @@ def with_current_code(model_dir: str) -> str:
     return copy
 
 
-def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict, list]:
+def setup_ours(args, texts: list[str], model_path: str | None = None) -> tuple[dict, object, dict, list]:
     from transformers import AutoTokenizer, pipeline
 
-    model_dir = args.model if args.keep_model_code else with_current_code(args.model)
+    model_path = model_path or args.model
+    model_dir = model_path if args.keep_model_code else with_current_code(model_path)
     ner = pipeline(
         "token-classification", model=model_dir, trust_remote_code=True, aggregation_strategy="simple", device=-1
     )
@@ -148,9 +154,10 @@ def setup_ours(args, texts: list[str]) -> tuple[dict, object, dict, list]:
     # (a) forward alone, on batches sorted by word count, tokenized and padded beforehand.
     encoding = tokenizer(texts, return_offsets_mapping=True)
     lengths = [len(ids) for ids in encoding["input_ids"]]
+    features = [key for key in tokenizer.model_input_names if key in encoding and key != "attention_mask"]
     batches = [
         tokenizer.pad(
-            [{key: encoding[key][i] for key in ("input_ids", "char_ids", "shape_ids")} for i in batch],
+            [{key: encoding[key][i] for key in features} for i in batch],
             return_tensors="pt",
         )
         for batch in length_batches(lengths, args.batch_size)
@@ -325,6 +332,10 @@ def main(args: argparse.Namespace) -> dict:
     memory = None
     if args.flat_memory_check:
         memory = flat_memory_check(ner, texts, args.flat_memory_check, args.rss_every, args.batch_size)
+    baseline = None
+    if args.baseline:
+        baseline_runs, _, baseline, _ = setup_ours(args, texts, args.baseline)
+        runs.update({f"baseline_{name}": baseline_runs[name] for name in ("forward", "pipeline")})
     ginza = bert = None
     if not args.skip_ginza:
         ginza_runs, ginza = setup_ginza(args, texts)
@@ -347,6 +358,10 @@ def main(args: argparse.Namespace) -> dict:
         ("(c) XLNer whole pipeline, raw text", ours["pipeline"]),
         ("(c) ... tokenizing in a background thread", ours["pipeline_worker"]),
     ]
+    if baseline:
+        baseline.update(forward=rates["baseline_forward"], pipeline=rates["baseline_pipeline"])
+        rows.append(("baseline (%s) forward only" % Path(args.baseline).name, baseline["forward"]))
+        rows.append(("baseline (%s) whole pipeline" % Path(args.baseline).name, baseline["pipeline"]))
     if ginza:
         rows.append(("GiNZA NER only (%s)" % "+".join(ginza["components"]), ginza["pipeline"]))
     if bert:
@@ -363,6 +378,9 @@ def main(args: argparse.Namespace) -> dict:
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPU(s)"
           " (other processes' load slows every rate)")  # fmt: skip
     print(f"words per sentence (ours): {ours['words_per_sentence']:.1f}")
+    if baseline:
+        print(f"ratio forward  ours/baseline: {ours['forward'] / baseline['forward']:6.2f}x")
+        print(f"ratio pipeline ours/baseline: {ours['pipeline'] / baseline['pipeline']:6.2f}x")
     if ginza:
         print(f"ratio pipeline ours/GiNZA:  {ours['pipeline'] / ginza['pipeline']:8.1f}x"
               f"  (background tokenizing: {ours['pipeline_worker'] / ginza['pipeline']:.1f}x)")
@@ -402,7 +420,7 @@ def main(args: argparse.Namespace) -> dict:
               f"on a {tuple(profile['elementwise_shape'])} tensor tanh {profile['tanh_ns_per_value']:.2f} ns, "
               f"sigmoid {profile['sigmoid_ns_per_value']:.2f} ns per value")  # fmt: skip
 
-    report = {"threads": args.threads, "texts": n, "ours": ours, "ginza": ginza, "bert": bert, "memory": memory,
+    report = {"threads": args.threads, "texts": n, "ours": ours, "baseline": baseline, "ginza": ginza, "bert": bert, "memory": memory,
               "profile": profile}  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

@@ -14,17 +14,32 @@ class XLNerConfig(PreTrainedConfig):
     r"""
     Configuration of an XLNer bi-LSTM tagger ([`XLNerModel`], [`XLNerForTokenClassification`]).
 
-    Each word is represented by a word embedding (the **word** module) concatenated with a
+    Each word is represented by a word embedding (the **word** module: a trained embedding, plus, when
+    the model has them, a fixed pretrained vector projected to the same size and a part-of-speech
+    embedding, all summed) concatenated with a
     character representation (the **char** module: the word's character bigrams embedded and
     run through a bi-LSTM whose final states are concatenated, plus a small word-shape
     embedding that carries capitalisation). A word-level bi-LSTM (the **context** module)
-    runs over the sentence and a linear layer (the **head**) tags each word.
+    runs over the sentence and a linear layer (the **head**, optionally with a CRF) tags each word.
 
     Args:
         word_vocab_size (`int`, *optional*, defaults to 20000):
             Number of rows of the word embedding (the tokenizer's word vocabulary).
         bigram_vocab_size (`int`, *optional*, defaults to 4000):
             Number of rows of the character-bigram embedding (the tokenizer's bigram vocabulary).
+        surface_bigram_vocab_size (`int`, *optional*, defaults to 0):
+            Rows of the second char channel's bigram embedding (Japanese characters, the tokenizer's
+            `surface_char_ids`, read by a second char bi-LSTM of the same size); 0: no second channel.
+        vector_vocab_size (`int`, *optional*, defaults to 0):
+            Rows of the fixed pretrained word-vector table (the tokenizer's `vector_ids`; row 0: no vector);
+            0: no pretrained vectors.
+        vector_dim (`int`, *optional*, defaults to 0):
+            Width of a pretrained vector (GloVe 6B 50d: 50, chiVe: 300). A linear projection maps it to
+            `word_embedding_dim`, so that the word module's output size does not depend on the vectors.
+        pos_vocab_size (`int`, *optional*, defaults to 0):
+            Rows of the part-of-speech embedding (the tokenizer's `pos_ids`: UniDic's parts of speech for
+            Japanese); 0: no part-of-speech feature. The embedding has `word_embedding_dim` columns and is
+            summed into the word module's output.
         num_shapes (`int`, *optional*, defaults to 16):
             Number of word-shape classes (see `XLNerTokenizer.word_shape`); row 0 is padding.
         word_embedding_dim (`int`, *optional*, defaults to 100):
@@ -48,6 +63,10 @@ class XLNerConfig(PreTrainedConfig):
         max_bigrams_per_word (`int`, *optional*, defaults to 24):
             Longest bigram sequence the tokenizer produces for one word (longer words keep their
             first and last bigrams).
+        use_crf (`bool`, *optional*, defaults to `False`):
+            Whether the head is a linear-chain CRF: learned transition scores under the BIO constraint, the
+            CRF negative log-likelihood as the loss and Viterbi decoding (see crf_xlner.py). Otherwise each
+            word's labels are scored independently and the loss is the cross-entropy.
         constrained_decoding (`bool`, *optional*, defaults to `True`):
             Whether `XLNerForTokenClassification.decode` finds the best tag sequence under the BIO
             constraint (Viterbi; an `I-X` only after `B-X` or `I-X`) instead of each word's argmax.
@@ -75,6 +94,10 @@ class XLNerConfig(PreTrainedConfig):
 
     word_vocab_size: int = 20000
     bigram_vocab_size: int = 4000
+    surface_bigram_vocab_size: int = 0
+    vector_vocab_size: int = 0
+    vector_dim: int = 0
+    pos_vocab_size: int = 0
     num_shapes: int = 16
     word_embedding_dim: int = 100
     bigram_embedding_dim: int = 50
@@ -85,6 +108,7 @@ class XLNerConfig(PreTrainedConfig):
     dropout: float | int = 0.5
     word_dropout: float | int = 0.3
     max_bigrams_per_word: int = 24
+    use_crf: bool = False
     constrained_decoding: bool = True
     language: str = "en"
     transferred_from: dict | None = None
@@ -93,6 +117,8 @@ class XLNerConfig(PreTrainedConfig):
     unk_token_id: int | None = 1
 
     def __post_init__(self, **kwargs):
+        if bool(self.vector_vocab_size) != bool(self.vector_dim):
+            raise ValueError("vector_vocab_size and vector_dim go together: both 0 (no vectors) or both set")
         # Callers usually give only `id2label`; derive the inverse so both are always saved.
         if self.id2label is not None and self.label2id is None:
             self.label2id = {label: int(index) for index, label in self.id2label.items()}

@@ -51,9 +51,17 @@ def bio_transition_scores(id2label: Mapping[int, str]) -> tuple[torch.Tensor, to
 
 
 def viterbi_decode(
-    scores: torch.Tensor, attention_mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+    scores: torch.Tensor,
+    attention_mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor | None = None,
 ) -> list[list[int]]:
-    """Best label path per sentence (batch-vectorised Viterbi); one list of label ids per row, cut to its length."""
+    """Best label path per sentence (batch-vectorised Viterbi); one list of label ids per row, cut to its length.
+
+    A path scores `start[first] + Σ transitions[from, to] + Σ scores[word, label]`, plus `end[last]`
+    (its last real word's label) when `end` `(labels,)` is given.
+    """
     batch_size, num_words, _ = scores.shape
     lengths = attention_mask.sum(dim=-1).tolist()
     score = scores[:, 0] + start
@@ -65,7 +73,8 @@ def viterbi_decode(
         backpointers.append(pointer)
     # Backtrack on Python lists: indexing a tensor once per word cost more than the forward pass above.
     pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else [[] for _ in range(batch_size)]
-    last = score.argmax(dim=-1).tolist()
+    # Padding leaves `score` as it was: it holds each sentence's scores at its last real word.
+    last = (score if end is None else score + end).argmax(dim=-1).tolist()
     paths = []
     for row in range(batch_size):
         length = int(lengths[row])

@@ -1,8 +1,11 @@
 """PyTorch XLNer: a bi-LSTM tagger over word embeddings and character-bigram representations.
 
-    input_ids  ──► word    (word embeddings)                    ─┐
-    char_ids   ──► char    (bigram embeddings → char bi-LSTM)    ├─► concat ─► context (bi-LSTM) ─► head ─► tags
-    shape_ids  ──┘         (+ word-shape embedding)             ─┘
+    input_ids        ──► word  (word embeddings                      ─┐
+    vector_ids       ──┤        + projected pretrained vectors       │
+    pos_ids          ──┘        + part-of-speech embeddings)         ├─► concat ─► context (bi-LSTM) ─► head ─► tags
+    char_ids         ──► char  (bigram embeddings → char bi-LSTM     │              (linear, optional CRF)
+    surface_char_ids ──┤        + Japanese-character bi-LSTM        │
+    shape_ids        ──┘        , word-shape embedding)             ─┘
 
 `word`, `char`, `context` and `head` are the four modules that can be transferred from a model
 trained on one language to a model for another (see `TRANSFERABLE_MODULES` and transfer_xlner.py).
@@ -15,7 +18,8 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
 
 from .configuration_xlner import XLNerConfig
-from .decoding_xlner import decode
+from .crf_xlner import XLNerCRF
+from .decoding_xlner import bio_transition_scores, decode
 from .loading_xlner import check_weights_files, own_weight_copies
 from .lstm_xlner import XLNerLSTM, unique_rows
 from .transfer_xlner import (
@@ -25,23 +29,58 @@ from .transfer_xlner import (
 
 
 class XLNerWordEmbeddings(nn.Module):
-    """The **word** module: one vector per word id, with word dropout during training."""
+    """The **word** module: one trained vector per word id (with word dropout during training), plus,
+    when the model has them, the word's fixed pretrained vector through a linear projection and its
+    part-of-speech embedding. The three are summed, so the output size is `word_embedding_dim` whatever
+    the pretrained vectors' width: `context` and `head` fit models with other vectors, or none.
+    """
 
     def __init__(self, config: XLNerConfig):
         super().__init__()
         self.embeddings = nn.Embedding(config.word_vocab_size, config.word_embedding_dim, padding_idx=config.pad_token_id)
+        self.vector_projection = self.pos_embeddings = None
+        self.register_buffer("vectors", None)
+        if config.vector_vocab_size:
+            # A buffer, not a parameter: the table holds words the training data never saw, which training
+            # would leave behind the words it did see. Row 0 (words without a vector) stays zero.
+            self.register_buffer("vectors", torch.zeros(config.vector_vocab_size, config.vector_dim))
+            self.vector_projection = nn.Linear(config.vector_dim, config.word_embedding_dim, bias=False)
+        if config.pos_vocab_size:
+            self.pos_embeddings = nn.Embedding(config.pos_vocab_size, config.word_embedding_dim, padding_idx=0)
         self.word_dropout = config.word_dropout
         self.pad_token_id = config.pad_token_id
         self.unk_token_id = config.unk_token_id
 
-    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.LongTensor, pos_ids: torch.LongTensor | None = None, vector_ids: torch.LongTensor | None = None
+    ) -> torch.Tensor:
         if self.training and self.word_dropout > 0:
             # Replacing random words by <unk> trains the unknown-word vector and pushes the
-            # model to rely on characters, which is what transfers across languages.
+            # model to rely on characters (and pretrained vectors), which also serve unseen words.
             drop = torch.rand(input_ids.shape, device=input_ids.device) < self.word_dropout
             drop &= input_ids != self.pad_token_id
             input_ids = input_ids.masked_fill(drop, self.unk_token_id)
-        return self.embeddings(input_ids)
+        embeddings = self.embeddings(input_ids)
+        for needed, ids, name in ((self.vectors, vector_ids, "vector_ids"), (self.pos_embeddings, pos_ids, "pos_ids")):
+            if needed is not None and ids is None:
+                raise ValueError(f"This model's word module needs the tokenizer's `{name}`.")
+        if self.vectors is not None:
+            embeddings = embeddings + self.vector_projection(nn.functional.embedding(vector_ids, self.vectors))
+        if self.pos_embeddings is not None:
+            embeddings = embeddings + self.pos_embeddings(pos_ids)
+        return embeddings
+
+
+class XLNerHead(nn.Linear):
+    """The **head**: a score per label for each word (a linear layer) and, with `config.use_crf`, the
+    CRF (`crf`: learned label-transition scores) that turns those scores into a sequence model.
+
+    A subclass of `nn.Linear`, so that the linear weights keep their names (`head.weight`) with or without CRF.
+    """
+
+    def __init__(self, config: XLNerConfig):
+        super().__init__(2 * config.context_hidden_size, config.num_labels)
+        self.crf = XLNerCRF(config.id2label) if config.use_crf else None
 
 
 
@@ -50,7 +89,9 @@ class XLNerCharEncoder(nn.Module):
 
     The final forward and backward states are concatenated. Bigrams are lowercased by the
     tokenizer so that English bigrams and romaji bigrams share one vocabulary; capitalisation
-    comes in through the separate shape embedding instead.
+    comes in through the separate shape embedding instead. With `surface_bigram_vocab_size`, a
+    second bi-LSTM reads the bigrams of the word's Japanese characters (`surface_char_ids`), whose
+    kanji romaji loses; its states are added to the first's, so the output size stays the same.
     """
 
     def __init__(self, config: XLNerConfig):
@@ -59,6 +100,12 @@ class XLNerCharEncoder(nn.Module):
             config.bigram_vocab_size, config.bigram_embedding_dim, padding_idx=config.pad_token_id
         )
         self.lstm = XLNerLSTM(config.bigram_embedding_dim, config.char_hidden_size)
+        self.surface_bigram_embeddings = self.surface_lstm = None
+        if config.surface_bigram_vocab_size:
+            self.surface_bigram_embeddings = nn.Embedding(
+                config.surface_bigram_vocab_size, config.bigram_embedding_dim, padding_idx=config.pad_token_id
+            )
+            self.surface_lstm = XLNerLSTM(config.bigram_embedding_dim, config.char_hidden_size)
         self.shape_embeddings = (
             nn.Embedding(config.num_shapes, config.shape_embedding_dim, padding_idx=0)
             if config.shape_embedding_dim > 0
@@ -66,23 +113,34 @@ class XLNerCharEncoder(nn.Module):
         )
         self.output_size = 2 * config.char_hidden_size + config.shape_embedding_dim
 
-    def forward(self, char_ids: torch.LongTensor, shape_ids: torch.LongTensor | None = None) -> torch.Tensor:
-        batch_size, num_words, max_bigrams = char_ids.shape
-        flat = char_ids.reshape(-1, max_bigrams)
-        present = (flat != 0).sum(dim=-1) > 0
-        states = flat.new_zeros((flat.shape[0], 2 * self.lstm.hidden_size), dtype=self.bigram_embeddings.weight.dtype)
-        if present.any():
-            # A word type that occurs several times in the batch is encoded once.
-            unique_words, inverse = unique_rows(flat[present])
-            lengths = (unique_words != 0).sum(dim=-1)
-            _, unique_states = self.lstm(unique_words, lengths, embedding=self.bigram_embeddings, return_outputs=False)
-            states = states.index_put((present.nonzero(as_tuple=True)[0],), unique_states[inverse])
-        states = states.view(batch_size, num_words, -1)
+    def forward(
+        self, char_ids: torch.LongTensor, shape_ids: torch.LongTensor | None = None, surface_char_ids: torch.LongTensor | None = None
+    ) -> torch.Tensor:
+        states = self._encode(char_ids, self.bigram_embeddings, self.lstm)
+        if self.surface_lstm is not None:
+            if surface_char_ids is None:
+                raise ValueError("This model reads Japanese-character bigrams: pass the tokenizer's `surface_char_ids`.")
+            states = states + self._encode(surface_char_ids, self.surface_bigram_embeddings, self.surface_lstm)
         if self.shape_embeddings is not None:
             if shape_ids is None:
                 raise ValueError("This model uses word shapes: pass the tokenizer's `shape_ids`.")
             states = torch.cat([states, self.shape_embeddings(shape_ids)], dim=-1)
         return states
+
+    @staticmethod
+    def _encode(char_ids: torch.LongTensor, embedding: nn.Embedding, lstm: XLNerLSTM) -> torch.Tensor:
+        """Final bi-LSTM states `(batch, words, 2 * hidden)` of each word's bigrams (zeros for padding words)."""
+        batch_size, num_words, max_bigrams = char_ids.shape
+        flat = char_ids.reshape(-1, max_bigrams)
+        present = (flat != 0).sum(dim=-1) > 0
+        states = flat.new_zeros((flat.shape[0], 2 * lstm.hidden_size), dtype=embedding.weight.dtype)
+        if present.any():
+            # A word type that occurs several times in the batch is encoded once.
+            unique_words, inverse = unique_rows(flat[present])
+            lengths = (unique_words != 0).sum(dim=-1)
+            _, unique_states = lstm(unique_words, lengths, embedding=embedding, return_outputs=False)
+            states = states.index_put((present.nonzero(as_tuple=True)[0],), unique_states[inverse])
+        return states.view(batch_size, num_words, -1)
 
 
 class XLNerContextEncoder(nn.Module):
@@ -216,6 +274,13 @@ class XLNerPreTrainedModel(PreTrainedModel):
             init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, XLNerCRF):  # no preference between labels until trained
+            for param in (module.transitions, module.start_transitions, module.end_transitions):
+                init.zeros_(param)
+            # The BIO constraint is not saved: rebuilt here, or `from_pretrained` leaves it uninitialised.
+            transitions, start = bio_transition_scores(self.config.id2label)
+            init.copy_(module.transition_constraint, transitions)
+            init.copy_(module.start_constraint, start)
 
 
 class XLNerModel(XLNerPreTrainedModel):
@@ -246,6 +311,9 @@ class XLNerModel(XLNerPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        pos_ids: torch.LongTensor | None = None,
+        vector_ids: torch.LongTensor | None = None,
+        surface_char_ids: torch.LongTensor | None = None,
     ) -> BaseModelOutput | tuple:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, num_words)`):
@@ -256,6 +324,12 @@ class XLNerModel(XLNerPreTrainedModel):
             Word-shape class of each word (capitalisation, digits, script); needed when the model uses shapes.
         attention_mask (`torch.Tensor` of shape `(batch_size, num_words)`, *optional*):
             1 for real words, 0 for padding. Defaults to all ones.
+        pos_ids (`torch.LongTensor` of shape `(batch_size, num_words)`, *optional*):
+            Part-of-speech id of each word; needed when the model has a part-of-speech embedding.
+        vector_ids (`torch.LongTensor` of shape `(batch_size, num_words)`, *optional*):
+            Row of each word's pretrained vector (0: none); needed when the model has pretrained vectors.
+        surface_char_ids (`torch.LongTensor` of shape `(batch_size, num_words, max_bigrams)`, *optional*):
+            Bigram ids of each word's Japanese characters; needed when the model has that second char channel.
         """
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -264,7 +338,8 @@ class XLNerModel(XLNerPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
 
-        word_representations = torch.cat([self.word(input_ids), self.char(char_ids, shape_ids)], dim=-1)
+        words, characters = self.word(input_ids, pos_ids, vector_ids), self.char(char_ids, shape_ids, surface_char_ids)
+        word_representations = torch.cat([words, characters], dim=-1)
         contextual = self.context(self.dropout(word_representations), attention_mask)
 
         hidden_states = (word_representations, contextual) if output_hidden_states else None
@@ -274,10 +349,11 @@ class XLNerModel(XLNerPreTrainedModel):
 
 
 class XLNerForTokenClassification(XLNerPreTrainedModel):
-    """XLNer with the **head**: a linear layer that scores every label (BIO) for each word.
+    """XLNer with the **head**: a linear layer that scores every label (BIO) for each word, optionally a CRF.
 
-    `decode` turns the scores into tags: by default the best sequence under the BIO constraint
-    (no `I-X` without a `B-X` or `I-X` before it), since the head scores each word on its own.
+    `decode` turns the scores into tags: with a CRF, its best path (Viterbi over emission and learned
+    transition scores, under the BIO constraint); otherwise by default the best sequence under the BIO
+    constraint (no `I-X` without a `B-X` or `I-X` before it), since the head scores each word on its own.
     """
 
     def __init__(self, config: XLNerConfig):
@@ -285,7 +361,7 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
         self.num_labels = config.num_labels
         self.xlner = XLNerModel(config)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(2 * config.context_hidden_size, config.num_labels)
+        self.head = XLNerHead(config)
         self.post_init()
 
     def forward(
@@ -297,10 +373,13 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        pos_ids: torch.LongTensor | None = None,
+        vector_ids: torch.LongTensor | None = None,
+        surface_char_ids: torch.LongTensor | None = None,
     ) -> TokenClassifierOutput | tuple:
         r"""
         labels (`torch.LongTensor` of shape `(batch_size, num_words)`, *optional*):
-            Label id of each word; -100 (padding) is ignored by the loss.
+            Label id of each word; -100 (padding) is ignored by the loss (with a CRF: a word of unknown label).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.xlner(
@@ -310,11 +389,17 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
             attention_mask=attention_mask,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            pos_ids=pos_ids,
+            vector_ids=vector_ids,
+            surface_char_ids=surface_char_ids,
         )
         logits = self.head(self.dropout(outputs.last_hidden_state))
 
         loss = None
-        if labels is not None:
+        if labels is not None and self.head.crf is not None:
+            mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+            loss = self.head.crf(logits, labels, mask)
+        elif labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
 
         if not return_dict:
@@ -326,9 +411,13 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
     def decode(self, logits: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[list[int]]:
         """Label ids per sentence from `logits` `(batch, words, labels)`, each list cut to its sentence's length.
 
-        With `config.constrained_decoding` (the default), the best path under the BIO constraint (Viterbi);
-        otherwise each word's argmax. See decoding_xlner.py.
+        With a CRF head, the CRF's best path. Otherwise, with `config.constrained_decoding` (the default), the
+        best path under the BIO constraint (Viterbi); else each word's argmax. See decoding_xlner.py.
         """
+        if self.head.crf is not None:
+            if attention_mask is None:
+                attention_mask = torch.ones(logits.shape[:2], dtype=torch.long, device=logits.device)
+            return self.head.crf.decode(logits, attention_mask)
         return decode(logits, attention_mask, self.config.id2label, self.config.constrained_decoding)
 
 

@@ -31,7 +31,7 @@ DEFAULT_BATCH_SIZE = 64
 DEFAULT_CHUNK_SIZE = 1024
 # Texts longer than this many characters are cut into pieces at sentence boundaries.
 DEFAULT_MAX_CHUNK_CHARS = 1000
-MODEL_INPUTS = ("input_ids", "char_ids", "shape_ids")
+MODEL_INPUTS = ("input_ids", "char_ids", "surface_char_ids", "shape_ids", "pos_ids", "vector_ids")  # those the tokenizer gives
 
 
 class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
@@ -215,7 +215,7 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         for start, end in spans:
             piece = sentence if is_split_into_words or end - start == len(text) else text[start:end]
             encoding = self.tokenizer(piece, is_split_into_words=is_split_into_words, return_offsets_mapping=True)
-            features = {name: encoding[name] for name in MODEL_INPUTS}
+            features = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
             pieces.append({**features, "offsets": encoding["offset_mapping"], "start": start, "text": text})
         return pieces
 
@@ -223,7 +223,7 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         """Model and `decode` for a batch of pieces (or one): each gets its word `labels` (ids) and their `scores`."""
         if isinstance(pieces, dict):  # transformers' own loop: one piece at a time
             return self._forward([pieces])[0]
-        batch = self.tokenizer.pad([{name: piece[name] for name in MODEL_INPUTS} for piece in pieces], return_tensors="pt")
+        batch = self.tokenizer.pad([{name: piece[name] for name in MODEL_INPUTS if name in piece} for piece in pieces], return_tensors="pt")
         with self.device_placement(), torch.inference_mode():
             output = self.model(**{name: tensor.to(self.device) for name, tensor in batch.items()})
             logits = output["logits"] if isinstance(output, dict) else output[0]

@@ -59,16 +59,23 @@ ROW_ALIGNED = {
     "char.bigram_embeddings.weight": "char",
     "head.weight": "head",
     "head.bias": "head",
+    "head.crf.start_transitions": "head",
+    "head.crf.end_transitions": "head",
 }
+# Parts of a module for inputs that only the target may have (an English source has no Japanese-character
+# channel, parts of speech or vectors): left freshly initialised when the source lacks them.
+TARGET_ONLY = ("char.surface_", "word.pos_embeddings", "word.vector_projection", "word.vectors")
+# The CRF's label-to-label scores: aligned on the head's labels along both axes.
+PAIR_ALIGNED = {"head.crf.transitions": "head"}
 # Config fields that shape each module; named in the error when a transferred module's shapes differ.
 MODULE_DIMENSIONS = {
-    "word": ("word_embedding_dim",),
+    "word": ("word_embedding_dim", "vector_dim", "vector_vocab_size", "pos_vocab_size"),
     "char": ("bigram_embedding_dim", "char_hidden_size", "shape_embedding_dim", "num_shapes"),
     "context": (
         "word_embedding_dim", "bigram_embedding_dim", "char_hidden_size", "shape_embedding_dim",
         "context_hidden_size", "context_num_layers",
     ),
-    "head": ("context_hidden_size",),
+    "head": ("context_hidden_size", "use_crf"),
 }  # fmt: skip
 _NOT_CONFIG_OVERRIDES = frozenset({"dtype", "torch_dtype", "attn_implementation", "experts_implementation"})
 
@@ -232,6 +239,12 @@ def transfer_config(source_config: XLNerConfig, tokenizer: Any, overrides: Mappi
     if tokenizer is not None:
         config.word_vocab_size = len(tokenizer.word_to_id)
         config.bigram_vocab_size = len(tokenizer.bigram_to_id)
+        # Tokenizers of older versions have no optional features (no attribute).
+        config.pos_vocab_size = getattr(tokenizer, "pos_vocab_size", 0)
+        config.surface_bigram_vocab_size = getattr(tokenizer, "surface_bigram_vocab_size", 0)
+        config.vector_vocab_size = getattr(tokenizer, "vector_vocab_size", 0)
+        if not config.vector_vocab_size:
+            config.vector_dim = 0
         for key in ("language", "max_bigrams_per_word"):
             if getattr(tokenizer, key, None) is not None:
                 setattr(config, key, getattr(tokenizer, key))
@@ -332,11 +345,21 @@ def copy_modules(
             continue
         source_shape = tuple(source_state[name].shape) if name in source_state else None
         target_shape = tuple(target_state[name].shape) if name in target_state else None
-        row_aligned = local in ROW_ALIGNED
+        if source_shape is None and local.startswith(TARGET_ONLY):
+            continue  # an optional input the source never had (e.g. Japanese characters): stays fresh
+        row_aligned = 2 if local in PAIR_ALIGNED else int(local in ROW_ALIGNED)
         # Row-aligned tensors may differ in rows (vocabularies, labels), the rest must match exactly.
         if source_shape is None or target_shape is None or source_shape[row_aligned:] != target_shape[row_aligned:]:
             raise _shape_error(module, name, source_shape, target_shape, source.config, target.config)
-        if row_aligned:
+        if row_aligned == 2:
+            target_rows, source_rows = rows[PAIR_ALIGNED[local]]
+            if target_rows:
+                pairs = torch.tensor(target_rows), torch.tensor(source_rows)
+                target_state[name][pairs[0][:, None], pairs[0]] = source_state[name][pairs[1][:, None], pairs[1]].to(
+                    target_state[name].dtype
+                )
+            report.copied_rows[name], report.parameter_rows[name] = list(target_rows), target_shape[0]
+        elif row_aligned:
             target_rows, source_rows = rows[ROW_ALIGNED[local]]
             if target_rows:
                 target_state[name][torch.tensor(target_rows)] = source_state[name][torch.tensor(source_rows)].to(

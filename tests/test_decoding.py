@@ -155,3 +155,35 @@ def test_viterbi_backtrack_on_lists_is_the_same():
         assert decoding.viterbi_decode(log_probs, mask, transitions, start) == viterbi_with_tensor_backtrack(
             log_probs, mask, transitions, start
         )
+
+
+def brute_force_best_scored(scores, length, transitions, start, end, labels):
+    """The valid path of highest start + transition + word + end score, by enumerating every path."""
+    paths = [path for path in itertools.product(range(len(labels)), repeat=length) if valid([labels[i] for i in path])]
+
+    def total(path):
+        words = sum(float(scores[t, label]) for t, label in enumerate(path))
+        return float(start[path[0]]) + words + sum(float(transitions[a, b]) for a, b in zip(path, path[1:])) + float(end[path[-1]])
+
+    return list(max(paths, key=total)) if length else []
+
+
+def test_viterbi_with_end_scores_finds_the_brute_force_best_path():
+    generator = torch.Generator().manual_seed(1)
+    constraint, start_constraint = decoding.bio_transition_scores(dict(enumerate(LABELS)))
+    for _ in range(40):
+        words = int(torch.randint(1, 5, (1,), generator=generator))
+        scores = torch.randn(3, words, len(LABELS), generator=generator)
+        transitions, start, end = (torch.randn(shape, generator=generator) for shape in ((5, 5), (5,), (5,)))
+        lengths = torch.randint(0, words + 1, (3,), generator=generator)
+        mask = (torch.arange(words)[None, :] < lengths[:, None]).long()
+        paths = decoding.viterbi_decode(scores, mask, transitions + constraint, start + start_constraint, end)
+        for row in range(3):
+            assert paths[row] == brute_force_best_scored(scores[row], int(lengths[row]), transitions, start, end, LABELS)
+
+
+def test_end_scores_apply_to_each_sentences_last_word():
+    scores = torch.tensor([[[1.0, 0.9], [1.0, 0.9]]]).repeat(2, 1, 1)
+    mask, zeros = torch.tensor([[1, 1], [1, 0]]), torch.zeros(2, 2)
+    assert decoding.viterbi_decode(scores, mask, zeros, torch.zeros(2)) == [[0, 0], [0]]
+    assert decoding.viterbi_decode(scores, mask, zeros, torch.zeros(2), torch.tensor([0.0, 0.5])) == [[0, 1], [1]]

@@ -373,7 +373,7 @@ def test_exported_folder_runs_without_xlner(tiny_ja, exported, tmp_path):
     assert all(module.startswith("transformers_modules.") for module in answer["classes"]), answer["classes"]
     assert answer["pushed"]["files"] == sorted(
         {"config.json", "model.safetensors", "README.md", "configuration_xlner.py", "modeling_xlner.py",
-         "transfer_xlner.py", "pipeline_xlner.py", "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py"}
+         "transfer_xlner.py", "pipeline_xlner.py", "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py", "crf_xlner.py"}
     )  # fmt: skip
     assert "library_name: transformers" in answer["pushed"]["readme"]
     for (text, gold), by_pipeline, by_card in zip(tiny_ja.known, answer["pipeline"], answer["card"]):

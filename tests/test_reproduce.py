@@ -6,49 +6,84 @@ The training itself is covered elsewhere; CI runs `xlner reproduce --quick` end 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
 from modeling_xlner.training import reproduce as reproduce_module
+from modeling_xlner.training.options import TrainingOptions
 from modeling_xlner.training.results import Results
 from modeling_xlner.cli import build_parser, reproduce_plan
 from modeling_xlner.training.reproduce import (
     COMBINATIONS,
     DEFAULT_INPUT,
+    DEFAULT_RECIPE,
     FULL_PLAN,
     INPUT_VARIANTS,
     QUICK_PLAN,
+    RECIPE_HELP,
+    RECIPES,
     Context,
+    Plan,
     Run,
     best_combination,
+    best_combinations,
     markdown_table,
     plan_runs,
+    recipe_options,
     summarize,
 )
 
+FILES = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
+
 
 def test_full_plan_covers_the_issue():
-    """Every combination at 250/500/1000/2000 with 3 seeds; scratch, char+classifier and the best on the full set."""
-    runs = plan_runs(FULL_PLAN, best_combination="all")
-    grid = [r for r in runs if r.size is not None and r.inputs == DEFAULT_INPUT]
-    assert {(r.method, r.size) for r in grid} == {
-        (method, size) for method in ("scratch", *COMBINATIONS) for size in (250, 500, 1000, 2000)
-    }
-    assert all(sum(1 for r in grid if (r.method, r.size) == key) == 3 for key in {(r.method, r.size) for r in grid})
-    full = {(r.method, r.seed) for r in runs if r.size is None}
-    assert full == {(method, seed) for method in ("scratch", "char+classifier", "all") for seed in (1, 2, 3)}
-    # The romanisation ablation: every input variant, scratch and the best transfer, at 500 sentences.
-    ablation = {(r.method, r.inputs) for r in runs if r.size == 500}
-    assert ablation >= {(method, inputs) for method in ("scratch", "all") for inputs in INPUT_VARIANTS}
+    """Per recipe (paper, best): every combination at 250/500/1000/2000 with 3 seeds; scratch,
+    char+classifier and the recipe's best on the full set; the ablation with the recipe's best."""
+    assert FULL_PLAN.recipes == ("paper", "best")
+    runs = plan_runs(FULL_PLAN, best_combination={"paper": "all", "best": "word"})
+    for recipe, best in (("paper", "all"), ("best", "word")):
+        of_recipe = [r for r in runs if r.recipe == recipe]
+        grid = [r for r in of_recipe if r.size is not None and r.inputs == DEFAULT_INPUT]
+        assert {(r.method, r.size) for r in grid} == {
+            (method, size) for method in ("scratch", *COMBINATIONS) for size in (250, 500, 1000, 2000)
+        }
+        assert all(sum(1 for r in grid if (r.method, r.size) == key) == 3 for key in {(r.method, r.size) for r in grid})
+        full = {(r.method, r.seed) for r in of_recipe if r.size is None}
+        assert full == {(method, seed) for method in ("scratch", "char+classifier", best) for seed in (1, 2, 3)}
+        # The romanisation ablation: every input variant, scratch and the recipe's best transfer, at 500 sentences.
+        ablation = {(r.method, r.inputs) for r in of_recipe if r.size == 500}
+        assert ablation == {(method, DEFAULT_INPUT) for method in ("scratch", *COMBINATIONS)} | {
+            (method, inputs) for method in ("scratch", best) for inputs in INPUT_VARIANTS
+        }
+    assert {r.recipe for r in runs} == {"paper", "best"}
     assert len(runs) == len(set(runs)), "no run twice"
 
 
-def test_quick_plan_runs_every_step_once():
+def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
     runs = plan_runs(QUICK_PLAN, best_combination="char+classifier")
-    assert {r.method for r in runs} == {"scratch", "char+classifier"}
-    assert {r.inputs for r in runs} == set(INPUT_VARIANTS)
+    assert {(r.method, r.size, r.seed, r.inputs, r.recipe) for r in runs} == {
+        (method, size, 1, DEFAULT_INPUT, "best") for method in ("scratch", "char+classifier") for size in (250, 500)
+    }
+    # None: the recipe's epochs and patience, English source included.
+    assert (QUICK_PLAN.epochs, QUICK_PLAN.patience, QUICK_PLAN.english_epochs, QUICK_PLAN.english_patience) == (None,) * 4
+    assert QUICK_PLAN.english_train_samples == 3000
+
+
+def test_recipes_are_training_options_overrides():
+    fields = set(asdict(TrainingOptions()))
+    assert all(set(overrides) <= fields for overrides in RECIPES.values())
+    assert RECIPES[DEFAULT_RECIPE] == {} and set(RECIPE_HELP) == set(RECIPES)
+    assert recipe_options("best") == TrainingOptions()  # the defaults are the best recipe, whatever they are tuned to
+    assert recipe_options("paper", epochs=None, patience=3).patience == 3 and recipe_options("paper").epochs == 80
+
+
+def test_unknown_recipe_in_a_plan_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown recipe 'bset'; recipes: paper, best, no-vectors"):
+        Plan(recipes=("paper", "bset"))
+    with pytest.raises(ValueError, match="unknown recipe"):
+        replace(FULL_PLAN, recipes=("fancy",))
 
 
 def _scores(f1: float) -> dict:
@@ -67,11 +102,14 @@ def _trained(test: float, validation: float) -> dict:
     }  # fmt: skip
 
 
-def _result(method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT) -> dict:
-    """The results.json of a finished reproduce run, as a dict."""
-    name = Run(method, size, seed, inputs).name
-    run = {"method": method, "size": size, "seed": seed, "inputs": inputs, "name": name, "wall_seconds": 1.0}
-    return _trained(test, validation) | {"run": run}
+def _result(
+    method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT,
+    recipe: str = DEFAULT_RECIPE, **options,
+) -> dict:  # fmt: skip
+    """The results.json of a finished reproduce run, as a dict: trained with its recipe's options (and `options`)."""
+    name = Run(method, size, seed, inputs, recipe).name
+    run = {"method": method, "size": size, "seed": seed, "inputs": inputs, "name": name, "wall_seconds": 1.0, "recipe": recipe}
+    return _trained(test, validation) | {"run": run, "options": asdict(recipe_options(recipe, **options))}
 
 
 def _typed(results: list[dict]) -> list[Results]:
@@ -110,8 +148,7 @@ def test_report_only_summarises_every_finished_run_without_training(tmp_path, mo
         _result("char+classifier", 500, 1, 0.35, 0.36, inputs="char=japanese,word=japanese"),
     ]
     for result in finished:
-        run = Run(result["run"]["method"], result["run"]["size"], result["run"]["seed"], result["run"]["inputs"])
-        folder = tmp_path / "runs" / run.name
+        folder = tmp_path / "runs" / result["run"]["name"]
         folder.mkdir(parents=True)
         (folder / "results.json").write_text(json.dumps({**result, "run": {**result["run"], "wall_seconds": 60.0}}))
     (tmp_path / "runs" / "scratch__n2000__seed1").mkdir()  # unfinished: no results.json, not reported
@@ -119,24 +156,46 @@ def test_report_only_summarises_every_finished_run_without_training(tmp_path, mo
     args = build_parser().parse_args(["reproduce", "--output-dir", str(tmp_path), "--report-only"])
     args.run(args)
     report = json.loads((tmp_path / "results.json").read_text())
-    assert len(report["runs"]) == 4 and report["best_combination"] == "char+classifier"
-    assert report["run_seconds_sum"] == 240.0 and report["source"]["test_f1"] == 0.85
+    assert len(report["runs"]) == 4 and report["best_combinations"] == {"best": "char+classifier"}
+    assert report["run_seconds_sum"] == 240.0 and report["sources"]["best"]["test_f1"] == 0.85
     table = (tmp_path / "results.md").read_text()
     assert "char+classifier at n=500 (47.0) vs scratch at n=1000 (46.0)" in table
-    assert "| inputs | char+classifier |" in table and "| char=japanese,word=japanese | 35.0 (1 seed) |" in table
+    assert "| inputs | best / char+classifier |" in table and "| char=japanese,word=japanese | 35.0 (1 seed) |" in table
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
 
 
-def test_run_names_round_trip():
-    for run in plan_runs(FULL_PLAN, "char"):
+def test_run_names_round_trip_for_every_recipe():
+    runs = plan_runs(replace(FULL_PLAN, recipes=tuple(RECIPES)), "char")
+    assert {run.recipe for run in runs} == set(RECIPES)
+    for run in runs:
         assert Run.from_name(run.name) == run
+    assert len({run.name for run in runs}) == len(runs)
     assert Run.from_name("scratch__nfull__seed2") == Run("scratch", None, 2)
+    # Only a recipe other than the default adds a suffix, after the inputs'.
+    assert Run("scratch", 500, 1, recipe="paper").name == "scratch__n500__seed1__paper"
+    run = Run("char+classifier", 500, 1, "char=japanese,word=japanese", "no-crf")
+    assert run.name == "char+classifier__n500__seed1__char-japanese_word-japanese__no-crf" and Run.from_name(run.name) == run
 
 
-@pytest.mark.parametrize("name", ["scratch", "chars__n500__seed1", "char__n500__seedX", "char__n500__seed1__char-latin_word-romaji"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scratch", "chars__n500__seed1", "char__n500__seedX", "char__n500__seed1__char-latin_word-romaji",
+        "char__n500__seed1__best",  # the default recipe takes no suffix: one run, one folder
+        "char__n0500__seed1", "char__n500__seed1__paper__paper",
+    ],
+)  # fmt: skip
 def test_bad_run_names_are_clear_errors(name):
-    with pytest.raises(ValueError, match="METHOD__nSIZE__seedN"):
+    with pytest.raises(ValueError, match="METHOD__nSIZE__seedN") as error:
         Run.from_name(name)
+    assert "RECIPE one of paper, no-vectors, no-pos, no-crf, paper-schedule (none: best)" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["scratch__n500__seed1__fancy", "scratch__n500__seed1__char-japanese_word-japanese__Paper"])
+def test_unknown_recipe_suffix_is_rejected_naming_the_recipes(name):
+    with pytest.raises(ValueError, match="unknown recipe '(fancy|Paper)'") as error:
+        Run.from_name(name)
+    assert all(recipe in str(error.value) for recipe in RECIPES)
 
 
 def test_named_runs_train_in_order_then_everything_finished_is_reported(tmp_path, monkeypatch):
@@ -149,15 +208,19 @@ def test_named_runs_train_in_order_then_everything_finished_is_reported(tmp_path
         trained.append(run.name)
         folder = tmp_path / "runs" / run.name
         folder.mkdir(parents=True)
-        result = Results.from_dict(_result(run.method, run.size, run.seed, 0.4, 0.4, inputs=run.inputs))
+        result = Results.from_dict(_result(run.method, run.size, run.seed, 0.4, 0.4, inputs=run.inputs, recipe=run.recipe))
         return result.save(folder / "results.json") and result
 
     monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
     monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
-    names = ["scratch__nfull__seed1", "char+classifier__n500__seed1__char-japanese_word-japanese"]
+    monkeypatch.setattr(reproduce_module, "pretrain_english", lambda *a: pytest.fail("--source given: nothing to pretrain"))
+    names = ["scratch__nfull__seed1", "char+classifier__n500__seed1__char-japanese_word-japanese", "scratch__n500__seed1__no-crf"]
     report = reproduce_module.reproduce(tmp_path, data_dir="data", source=str(english), only=names)
     assert trained == names and sorted(r["name"] for r in report["runs"]) == sorted(names)
-    assert report["source"] == {"path": str(english), "test_f1": 0.85, "seconds_per_epoch": 3.0}
+    assert {r["name"]: r["recipe"] for r in report["runs"]}["scratch__n500__seed1__no-crf"] == "no-crf"
+    # The source given is every recipe's.
+    record = {"path": str(english), "test_f1": 0.85, "seconds_per_epoch": 3.0}
+    assert report["sources"] == {"best": record, "no-crf": record}
 
 
 def test_run_one_records_the_run_and_is_not_run_twice(tmp_path, monkeypatch):
@@ -173,8 +236,7 @@ def test_run_one_records_the_run_and_is_not_run_twice(tmp_path, monkeypatch):
         return Results.from_dict(_trained(0.5, 0.6))
 
     monkeypatch.setattr(trainer, "train", fake_train)
-    files = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
-    context = Context(data={"ja": files}, source="english", output_dir=tmp_path, plan=QUICK_PLAN)
+    context = Context(data={"ja": FILES}, sources={"best": "english"}, output_dir=tmp_path, plan=QUICK_PLAN)
     run = Run("scratch", 500, 2)
     results = reproduce_module._run_one(run, context)
     assert isinstance(results, Results) and results.run.name == run.name == "scratch__n500__seed2"
@@ -214,8 +276,8 @@ def test_summary_and_table_report_mean_spread_gains_and_n_vs_2n():
     row = next(r for r in summary["rows"] if (r["method"], r["size"], r["inputs"]) == ("scratch", "500", DEFAULT_INPUT))
     assert row["test_f1_mean"] == pytest.approx(0.41) and row["seeds"] == [1, 2]
     assert (row["test_f1_min"], row["test_f1_max"]) == (0.40, 0.42)
-    table = markdown_table(summary, "char+classifier")
-    assert "| **char+classifier** (best) | 48.0 ± 1.4 |" in table
+    table = markdown_table(summary, {"best": "char+classifier"})
+    assert "| best / **char+classifier** (best on validation) | 48.0 ± 1.4 |" in table
     assert "n=500: +7.0" in table
     assert "char+classifier at n=500 (48.0) vs scratch at n=1000 (46.0)" in table
     assert "Romanisation ablation at n=500" in table and "| char=japanese,word=japanese | 30.0 (1 seed) |" in table
@@ -242,8 +304,7 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
         FULL_PLAN, freeze_transferred_epochs=3, transferred_lr_scale=0.3, shared_bigrams=False, epochs=7, patience=2,
         model_config={"word_dropout": 0.2},
     )  # fmt: skip
-    files = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
-    context = Context(data={"ja": files}, source="english", output_dir=tmp_path, plan=plan)
+    context = Context(data={"ja": FILES}, sources={"best": "english", "paper": "english-paper"}, output_dir=tmp_path, plan=plan)
     results = reproduce_module._run_one(Run("char+classifier", 500, 1), context)
     assert seen["source"] == "english"
     assert (seen["options"].epochs, seen["options"].patience, seen["options"].max_train_samples) == (7, 2, 500)
@@ -254,6 +315,192 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
     # The run's results are kept, so an interrupted reproduction does not train it again.
     saved = json.loads((Path(tmp_path) / "runs" / "char+classifier__n500__seed1" / "results.json").read_text())
     assert saved["run"]["name"] == "char+classifier__n500__seed1" == results.run.name
+
+
+# ---------------------------------------------------------------------------------- recipes
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """`train` and `transfer` replaced by fakes that record (source, options) instead of training."""
+    import modeling_xlner.training.trainer as trainer
+    import modeling_xlner.training.transfer as training
+
+    calls = []
+
+    def fake_train(language, train, validation, output, options, test):
+        calls.append({"language": language, "source": None, "options": options})
+        Path(output).mkdir(parents=True)
+        return Results.from_dict(_trained(0.5, 0.5))
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        calls.append({"language": language, "source": source, "options": options})
+        Path(output).mkdir(parents=True)
+        return Results.from_dict(_trained(0.5, 0.5))
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    return calls
+
+
+def test_run_one_trains_with_the_recipe_and_its_own_source(tmp_path, captured):
+    sources = {"paper": "english-paper", "best": "english", "no-crf": "english-no-crf"}
+    context = Context(data={"ja": FILES}, sources=sources, output_dir=tmp_path, plan=FULL_PLAN)
+    run_inputs = {"seed": 2, "threads": 1, "tokenizer_options": {"char_input": "romaji", "word_input": "surface"}}
+
+    results = reproduce_module._run_one(Run("scratch", 500, 2, recipe="paper"), context)
+    paper = captured[-1]["options"]
+    assert (paper.vectors, paper.crf, paper.part_of_speech) == (None, False, False)
+    assert (paper.batch_size, paper.learning_rate, paper.lr_scheduler, paper.epochs, paper.patience) == (32, 2e-3, "linear", 80, 10)
+    assert paper.max_train_samples == 500 and results.run.recipe == "paper"
+    assert results.run.name == "scratch__n500__seed2__paper"
+
+    reproduce_module._run_one(Run("char+classifier", 500, 2, recipe="no-crf"), context)
+    assert captured[-1]["source"] == "english-no-crf"  # the recipe's own source
+    # no-crf is the defaults (the best recipe, as tuned) with the softmax head: nothing else changes.
+    assert captured[-1]["options"] == TrainingOptions(crf=False, max_train_samples=500, **run_inputs)
+
+    reproduce_module._run_one(Run("char+classifier", None, 2), context)
+    assert captured[-1]["source"] == "english" and captured[-1]["options"] == TrainingOptions(**run_inputs)
+
+
+def test_plan_epochs_and_patience_override_every_recipe(tmp_path, captured):
+    context = Context(data={"ja": FILES}, sources={}, output_dir=tmp_path, plan=replace(FULL_PLAN, epochs=5, patience=None))
+    reproduce_module._run_one(Run("scratch", 250, 1, recipe="paper"), context)
+    # epochs 5 from the plan; patience None in the plan: the recipe's (10).
+    assert (captured[-1]["options"].epochs, captured[-1]["options"].patience) == (5, 10)
+
+
+def test_english_source_per_recipe_keeps_the_plans_english_settings(tmp_path, captured):
+    context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=FULL_PLAN)
+    assert reproduce_module.pretrain_english("paper", context) == str(tmp_path / "english-paper")
+    assert reproduce_module.pretrain_english("best", context) == str(tmp_path / "english")
+    paper, best = captured[0]["options"], captured[1]["options"]
+    assert captured[0]["language"] == "en" and (paper.crf, paper.vectors, paper.batch_size) == (False, None, 32)
+    assert (paper.epochs, paper.patience) == (best.epochs, best.patience) == (40, 5)  # FULL_PLAN's english_* settings
+    assert best == TrainingOptions(epochs=40, patience=5, seed=1, threads=1)
+    quick = Context(data={"en": FILES}, sources={}, output_dir=tmp_path / "quick", plan=QUICK_PLAN)
+    reproduce_module.pretrain_english("paper", quick)
+    assert (captured[2]["options"].epochs, captured[2]["options"].patience) == (80, 10)  # None: the recipe's
+
+
+def test_an_english_source_of_other_options_is_refused(tmp_path, captured):
+    """OUTPUT_DIR/english from before recipes (the paper's softmax model) must not become best's source."""
+    english = tmp_path / "english"
+    english.mkdir()
+    Results.from_dict(_trained(0.85, 0.86) | {"options": asdict(recipe_options("paper"))}).save(english / "results.json")
+    context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=FULL_PLAN)
+    with pytest.raises(ValueError, match=r"english: an English source trained with other options than recipe best's \(crf=False"):
+        reproduce_module.pretrain_english("best", context)
+    (tmp_path / "english-paper").mkdir()
+    (english / "results.json").rename(tmp_path / "english-paper" / "results.json")
+    assert reproduce_module.pretrain_english("paper", context) == str(tmp_path / "english-paper") and not captured
+
+
+def test_only_recipes_with_transfer_runs_get_a_source(tmp_path, monkeypatch):
+    pretrained = []
+    monkeypatch.setattr(reproduce_module, "pretrain_english", lambda recipe, context: pretrained.append(recipe) or f"en-{recipe}")
+    monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
+    seen = {}
+
+    def fake_run_all(runs, context, jobs):
+        seen.update(sources=context.sources)
+        for run in runs:
+            folder = tmp_path / "runs" / run.name
+            folder.mkdir(parents=True)
+            Results.from_dict(_result(run.method, run.size, run.seed, 0.4, 0.4, recipe=run.recipe)).save(folder / "results.json")
+
+    monkeypatch.setattr(reproduce_module, "run_all", fake_run_all)
+    names = ["scratch__n500__seed1__paper", "char__n500__seed1__no-crf"]
+    reproduce_module.reproduce(tmp_path, data_dir="data", only=names)
+    assert pretrained == ["no-crf"] and seen["sources"] == {"no-crf": "en-no-crf"}
+
+
+def _two_recipes() -> list[Results]:
+    """paper and best side by side, each with its own best combination on validation."""
+    return _typed([
+        _result("scratch", 500, 1, 0.30, 0.31, recipe="paper"),
+        _result("scratch", 500, 2, 0.34, 0.35, recipe="paper"),
+        _result("scratch", 1000, 1, 0.36, 0.37, recipe="paper"),
+        _result("char", 500, 1, 0.33, 0.60, recipe="paper"),  # paper's best on validation
+        _result("char", 500, 2, 0.33, 0.60, recipe="paper"),
+        _result("char+classifier", 500, 1, 0.35, 0.40, recipe="paper"),
+        _result("char+classifier", 500, 2, 0.39, 0.40, recipe="paper"),
+        _result("scratch", 500, 1, 0.40, 0.41),
+        _result("scratch", 500, 2, 0.42, 0.43),
+        _result("scratch", 1000, 1, 0.46, 0.47),
+        _result("char", 500, 1, 0.50, 0.40),
+        _result("char+classifier", 500, 1, 0.47, 0.48),  # best's best on validation
+        _result("char+classifier", 500, 2, 0.49, 0.50),
+    ])  # fmt: skip
+
+
+def test_markdown_report_shows_the_recipes_side_by_side():
+    summary = summarize(_two_recipes()) | {"ablation_size": None}
+    best = best_combinations(summary)
+    assert best == {"paper": "char", "best": "char+classifier"}  # each recipe chooses among its own runs
+    table = markdown_table(summary, best)
+    # mean ± std over seeds ×100: paper scratch (30, 34) → 32.0 ± 2.8, paper char+classifier (35, 39) → 37.0 ± 2.8,
+    # best scratch (40, 42) → 41.0 ± 1.4, best char+classifier (47, 49) → 48.0 ± 1.4.
+    expected_rows = [
+        "| paper / scratch | 32.0 ± 2.8 | 36.0 (1 seed) | 10.0 |",
+        "| paper / **char** (best on validation) | 33.0 ± 0.0 |  | 10.0 |",
+        "| paper / char+classifier | 37.0 ± 2.8 |  | 10.0 |",
+        "| best / scratch | 41.0 ± 1.4 | 46.0 (1 seed) | 10.0 |",
+        "| best / char | 50.0 (1 seed) |  | 10.0 |",
+        "| best / **char+classifier** (best on validation) | 48.0 ± 1.4 |  | 10.0 |",
+    ]
+    lines = table.splitlines()
+    assert [line for line in lines if line.startswith(("| paper /", "| best /"))] == expected_rows
+    assert "| recipe / method | n=500 | n=1000 | epochs to best (mean) |" in lines
+    assert "Gain of char over scratch (paper): n=500: +1.0" in lines
+    assert "Gain of char+classifier over scratch (best): n=500: +7.0" in lines
+    assert "Transfer at N against scratch at 2N (paper): char at n=500 (33.0) vs scratch at n=1000 (36.0)" in lines
+    assert "Transfer at N against scratch at 2N (best): char+classifier at n=500 (48.0) vs scratch at n=1000 (46.0)" in lines
+    glance = lines[lines.index("## Recipes at a glance: scratch test F1 ×100, mean ± std over seeds") :]
+    assert glance[2:6] == ["| recipe | n=500 | n=1000 |", "|---|---|---|", "| paper | 32.0 ± 2.8 | 36.0 (1 seed) |", "| best | 41.0 ± 1.4 | 46.0 (1 seed) |"]
+    assert "Romanisation ablation" not in table
+
+
+def test_ablation_table_has_a_column_per_recipe_and_method():
+    results = _typed([
+        _result("scratch", 500, 1, 0.30, 0.31, inputs="char=japanese,word=japanese", recipe="paper"),
+        _result("char", 500, 1, 0.32, 0.31, inputs="char=japanese,word=japanese", recipe="paper"),
+        _result("scratch", 500, 1, 0.40, 0.41, inputs="char=japanese,word=japanese"),
+    ])  # fmt: skip
+    table = markdown_table(summarize(results) | {"ablation_size": 500}, {})
+    assert "| inputs | paper / scratch | paper / char | best / scratch |" in table
+    assert "| char=japanese,word=japanese | 30.0 (1 seed) | 32.0 (1 seed) | 40.0 (1 seed) |" in table
+
+
+def test_report_lists_sources_per_recipe_and_notes_runs_without_early_stopping(tmp_path):
+    for recipe, f1 in (("paper", 0.80), ("best", 0.88)):
+        folder = reproduce_module.source_dir(tmp_path, recipe)
+        folder.mkdir()
+        Results.from_dict(_trained(f1, f1)).save(folder / "results.json")
+    results = _two_recipes()
+    results += _typed([_result("scratch", 250, 1, 0.2, 0.2, patience=None, epochs=12)])  # best, no early stopping
+    old = _result("scratch", 250, 1, 0.1, 0.1, recipe="paper", patience=10)
+    results += _typed([old | {"options": {k: v for k, v in old["options"].items() if k != "crf"}}])  # from before recipes
+    sources = {recipe: str(reproduce_module.source_dir(tmp_path, recipe)) for recipe in ("paper", "best")}
+    with_stopping = {"patience": 10}
+    results = [r for r in results]
+    for r in results:  # every other run stopped early, whatever the defaults' patience
+        if r.run.name != "scratch__n250__seed1":
+            r.options.update(with_stopping)
+    report = reproduce_module.write_report(results, FULL_PLAN, sources, tmp_path, 1.0, 1, 1)
+    assert report["sources"]["paper"]["test_f1"] == 0.80 and report["sources"]["best"]["test_f1"] == 0.88
+    assert report["best_combinations"] == {"paper": "char", "best": "char+classifier"}
+    assert report["recipe_mismatches"] == {"scratch__n250__seed1__paper": ["crf='(not recorded)' (recipe: False)"]} or report[
+        "recipe_mismatches"
+    ] == {"scratch__n250__seed1__paper": ["crf=(not recorded) (recipe: False)"]}
+    markdown = (tmp_path / "results.md").read_text()
+    assert markdown.startswith(f"English source (paper): test F1 80.0 ({sources['paper']})\nEnglish source (best): test F1 88.0")
+    assert "Recipe best: 1 of 7 runs had no early stopping (patience None) and trained its fixed 12 epochs" in markdown
+    assert "Recipe paper:" not in markdown
+    assert "1 runs were trained with other options than their recipe's today" in markdown
+    assert "runs stopped" not in markdown and "before convergence" not in markdown
+    assert (tmp_path / "learning_curve.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------------------- downloading the public data

@@ -128,7 +128,7 @@ def test_build_transferred_model_uses_training_options(english_dir):
         ["transfer", "--source", "x", "--modules", "char", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o", "--char-input", "surface"]
     )  # fmt: skip
     assert args.modules == ("char",)
-    model, tokenizer = build_transferred_model(str(english_dir), train, "ja", training_options(args), TransferOptions(modules=args.modules))
+    model, tokenizer, _ = build_transferred_model(str(english_dir), train, "ja", training_options(args), TransferOptions(modules=args.modules))
     assert tokenizer.char_input == "surface" and model.config.word_vocab_size == tokenizer.vocab_size
     # kana bigrams share nothing with English letters but the specials (and word-boundary pairs of symbols)
     assert model.config.transferred_from["rows_copied"]["char"][0] < 5

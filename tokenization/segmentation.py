@@ -23,12 +23,14 @@ _ENGLISH_WORD = re.compile(r"\d+(?:[.,]\d+)+|(?:[^\W\d_]\.){2,}|\w+(?:-\w+)*|['�
 
 
 class Word(NamedTuple):
-    """A word: its normalised surface, [start, end) in the original text, and its kana reading."""
+    """A word: its normalised surface, [start, end) in the original text, its kana reading and part of speech."""
 
     surface: str
     start: int
     end: int
     reading: str | None = None
+    pos: str | None = None  # UniDic's, e.g. "名詞-固有名詞-人名-姓" (Japanese only)
+    lemma: str | None = None  # UniDic's, e.g. 有る for あっ (Japanese only)
 
 
 def _attaches(character: str) -> bool:
@@ -95,7 +97,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
 
 
 def _words_from_normalized(
-    pieces: list[tuple[str, int, int, str | None]], starts: list[int], ends: list[int]
+    pieces: list[tuple[str, int, int, str | None, str | None, str | None]], starts: list[int], ends: list[int]
 ) -> list[Word]:
     """Map words found in the normalised text back to the original; merge words that share a character.
 
@@ -103,23 +105,34 @@ def _words_from_normalized(
     such pieces become one word so that words never overlap and never have empty spans.
     """
     words: list[Word] = []
-    for surface, begin, finish, reading in pieces:
+    for surface, begin, finish, reading, pos, lemma in pieces:
         if not surface.strip():
             continue
         start, end = starts[begin], ends[finish - 1]
         if words and start < words[-1].end:
             last = words[-1]
-            words[-1] = Word(last.surface + surface, last.start, max(end, last.end), None)
+            words[-1] = Word(last.surface + surface, last.start, max(end, last.end), None, last.pos)
         else:
-            words.append(Word(surface, start, end, reading))
+            words.append(Word(surface, start, end, reading, pos, lemma))
     return words
 
 
 def split_english(text: str) -> list[Word]:
     """Split raw English (or any space-delimited) text into words and punctuation."""
     normalized, starts, ends = normalize_with_offsets(text)
-    pieces = [(m.group(), m.start(), m.end(), None) for m in _ENGLISH_WORD.finditer(normalized)]
+    pieces = [(m.group(), m.start(), m.end(), None, None, None) for m in _ENGLISH_WORD.finditer(normalized)]
     return _words_from_normalized(pieces, starts, ends)
+
+
+def _unidic_pos_and_lemma(feature_raw: str) -> tuple[str, str | None]:
+    """UniDic's part of speech and lemma from MeCab's raw feature string.
+
+    "名詞,普通名詞,一般,*,*,*,ページ,ページ-page,..." → ("名詞-普通名詞-一般", "ページ"): the lemma without
+    UniDic's "-<origin>" suffix (how pretrained vectors spell dictionary forms, e.g. 有る for あっ).
+    """
+    fields = feature_raw.split(",", 8)
+    lemma = fields[7].split("-", 1)[0] if len(fields) > 7 and fields[7] not in ("", "*") else None
+    return "-".join(field for field in fields[:4] if field != "*"), lemma or None
 
 
 class JapaneseSegmenter:
@@ -150,11 +163,12 @@ class JapaneseSegmenter:
             self._tagger = fugashi.Tagger()
         return self._tagger
 
-    def segment(self, text: str, readings: bool = True) -> list[Word]:
-        """Words of raw Japanese text, with offsets into `text` and UniDic kana readings.
+    def segment(self, text: str, readings: bool = True, pos: bool = True) -> list[Word]:
+        """Words of raw Japanese text, with offsets into `text`, UniDic kana readings, parts of speech and lemmas.
 
         `readings=False` leaves every reading None and skips parsing UniDic's features, which
-        costs more than the segmentation itself; surfaces and offsets are the same.
+        costs more than the segmentation itself; surfaces and offsets are the same. `pos=False`
+        leaves every part of speech and lemma None (they are read off the raw feature string, which is cheap).
         """
         normalized, starts, ends = normalize_with_offsets(text)
         pieces = []
@@ -166,7 +180,8 @@ class JapaneseSegmenter:
             if position < 0:  # never expected from MeCab; refuse rather than guess offsets
                 raise RuntimeError(f"MeCab returned {surface!r}, which is not in the text {normalized!r}")
             kana = getattr(node.feature, "kana", None) if readings else None
-            pieces.append((surface, position, position + len(surface), kana if kana and kana != "*" else None))
+            tag, lemma = _unidic_pos_and_lemma(node.feature_raw) if pos else (None, None)
+            pieces.append((surface, position, position + len(surface), kana if kana and kana != "*" else None, tag, lemma))
             position += len(surface)
         return _words_from_normalized(pieces, starts, ends)
 

@@ -6,6 +6,10 @@ One "token" is one word. For each word the tokenizer gives:
 - `char_ids`: the ids of its lowercased character bigrams, between word-boundary markers
   (Japanese: bigrams of the word's romaji, so they share a vocabulary with English letters),
 - `shape_ids`: its word-shape class (capitalisation, digits, punctuation, Japanese script),
+- `surface_char_ids` (Japanese, `char_input="romaji+surface"`): bigrams of its Japanese characters too,
+  a second channel (kanji such as 社, 党, 駅 carry the entity type, which romaji loses),
+- `pos_ids` (Japanese models with a part-of-speech vocabulary): the id of UniDic's part of speech,
+- `vector_ids` (models with pretrained vectors): the row of its pretrained vector, 0 if it has none,
 - `offset_mapping`: its [start, end) in the ORIGINAL input string, whatever normalisation did.
 """
 
@@ -22,7 +26,13 @@ from transformers.utils import PaddingStrategy
 
 from .segmentation import JapaneseSegmenter, Word, split_english, split_long_text
 
-VOCAB_FILES_NAMES = {"word_vocab_file": "word_vocab.json", "bigram_vocab_file": "bigram_vocab.json"}
+VOCAB_FILES_NAMES = {
+    "word_vocab_file": "word_vocab.json",
+    "bigram_vocab_file": "bigram_vocab.json",
+    "surface_bigram_vocab_file": "surface_bigram_vocab.json",  # optional: char_input "romaji+surface"
+    "pos_vocab_file": "pos_vocab.json",  # optional: Japanese models with a part-of-speech embedding
+    "vector_vocab_file": "vector_vocab.json",  # optional: models with pretrained word vectors
+}
 
 # Word-boundary markers around a word's characters before it is cut into bigrams.
 WORD_START = "\u2402"
@@ -72,7 +82,7 @@ def _fold(text: str) -> str:
     return "".join("0" if c.isdigit() else c for c in text.lower())
 
 
-def _load_vocab(path: str | None) -> dict[str, int]:
+def _load_vocab(path: str | None, first_id: int = 0) -> dict[str, int]:
     if path is None:
         return {}
     with open(path, encoding="utf-8") as handle:
@@ -82,8 +92,10 @@ def _load_vocab(path: str | None) -> dict[str, int]:
             raise ValueError(f"{path}: not a valid vocabulary file ({error})") from None
     if not isinstance(vocab, dict) or not all(isinstance(i, int) for i in vocab.values()):
         raise ValueError(f"{path}: a vocabulary must be a JSON object from string to integer id")
-    if sorted(vocab.values()) != list(range(len(vocab))):
+    if first_id == 0 and sorted(vocab.values()) != list(range(len(vocab))):
         raise ValueError(f"{path}: vocabulary ids must be exactly 0..{len(vocab) - 1}")
+    if first_id and vocab and min(vocab.values()) < first_id:  # several keys may share a vector row
+        raise ValueError(f"{path}: ids must be at least {first_id}")
     if not vocab:
         raise ValueError(f"{path}: the vocabulary is empty")
     return vocab
@@ -99,14 +111,21 @@ class XLNerTokenizer(PreTrainedTokenizer):
         language (`str`, *optional*, defaults to `"en"`):
             `"en"`: words split on whitespace and punctuation. `"ja"`: words from fugashi + unidic-lite.
         char_input (`str`, *optional*, defaults to `"romaji"`):
-            Japanese only: bigrams of the word's `"romaji"` (pykakasi), or of its Japanese characters (`"surface"`).
+            Japanese only: bigrams of the word's `"romaji"` (pykakasi), of its Japanese characters (`"surface"`),
+            or both (`"romaji+surface"`: romaji in `char_ids`, Japanese characters in `surface_char_ids`).
         word_input (`str`, *optional*, defaults to `"surface"`):
             Japanese only: word ids from the Japanese `"surface"` form, or from its `"romaji"`.
         romaji_source (`str`, *optional*, defaults to `"surface"`):
             Japanese only: romanise the word's `"surface"` with pykakasi, or UniDic's contextual `"reading"`.
         max_bigrams_per_word (`int`, *optional*, defaults to 24):
             Longer words keep their first and last bigrams.
-        word_vocab / bigram_vocab (`dict[str, int]`, *optional*): vocabularies given directly instead of files.
+        pos_vocab_file (`str`, *optional*):
+            JSON file from UniDic part of speech to id (Japanese): the tokenizer then gives `pos_ids`.
+        vector_vocab_file (`str`, *optional*):
+            JSON file from word to its pretrained vector's row (rows from 1; several words may share a
+            row): the tokenizer then gives `vector_ids` (0 for a word without a vector).
+        word_vocab / bigram_vocab / pos_vocab / vector_vocab (`dict[str, int]`, *optional*):
+            vocabularies given directly instead of files.
     """
 
     vocab_files_names = VOCAB_FILES_NAMES
@@ -117,6 +136,9 @@ class XLNerTokenizer(PreTrainedTokenizer):
         self,
         word_vocab_file: str | None = None,
         bigram_vocab_file: str | None = None,
+        surface_bigram_vocab_file: str | None = None,
+        pos_vocab_file: str | None = None,
+        vector_vocab_file: str | None = None,
         language: str = "en",
         char_input: str = "romaji",
         word_input: str = "surface",
@@ -126,11 +148,14 @@ class XLNerTokenizer(PreTrainedTokenizer):
         unk_token: str = "<unk>",
         word_vocab: Mapping[str, int] | None = None,
         bigram_vocab: Mapping[str, int] | None = None,
+        surface_bigram_vocab: Mapping[str, int] | None = None,
+        pos_vocab: Mapping[str, int] | None = None,
+        vector_vocab: Mapping[str, int] | None = None,
         **kwargs,
     ):
         for name, value, allowed in (
             ("language", language, ("en", "ja")),
-            ("char_input", char_input, ("romaji", "surface")),
+            ("char_input", char_input, ("romaji", "surface", "romaji+surface")),
             ("word_input", word_input, ("surface", "romaji")),
             ("romaji_source", romaji_source, ("surface", "reading")),
         ):
@@ -155,10 +180,26 @@ class XLNerTokenizer(PreTrainedTokenizer):
         for vocab, name in ((self.word_to_id, "word"), (self.bigram_to_id, "bigram")):
             if vocab.get(pad_token) != 0 or vocab.get(unk_token) != 1:
                 raise ValueError(f"the {name} vocabulary must map {pad_token!r} to 0 and {unk_token!r} to 1")
+        # Optional features: none when their vocabulary is absent (older models, English models).
+        self.surface_bigram_to_id = (
+            dict(surface_bigram_vocab) if surface_bigram_vocab is not None else _load_vocab(surface_bigram_vocab_file)
+        )
+        if char_input == "romaji+surface" and language == "ja" and kwargs.get("name_or_path") and not self.surface_bigram_to_id:
+            raise ValueError(f"{kwargs['name_or_path']}: surface_bigram_vocab.json is missing (char_input 'romaji+surface')")
+        self.pos_to_id = dict(pos_vocab) if pos_vocab is not None else _load_vocab(pos_vocab_file)
+        self.vector_to_id = dict(vector_vocab) if vector_vocab is not None else _load_vocab(vector_vocab_file, first_id=1)
+        if self.pos_to_id and language != "ja":
+            raise ValueError("a part-of-speech vocabulary needs language='ja' (UniDic parts of speech)")
+        self.model_input_names = [
+            "input_ids", "char_ids", *(["surface_char_ids"] if self.surface_bigram_to_id else []), "shape_ids",
+            *(["pos_ids"] if self.pos_to_id else []),
+            *(["vector_ids"] if self.vector_to_id else []), "attention_mask",
+        ]  # fmt: skip
         self.id_to_word = {index: word for word, index in self.word_to_id.items()}
         self.segmenter = JapaneseSegmenter() if language == "ja" else None
-        # Per word type: (word id, bigram ids, shape id). Bounded so that streaming stays flat.
-        self._word_cache: dict[tuple[str, str | None], tuple[int, list[int], int]] = {}
+        # Per word type: (word id, bigram ids, shape id, pos id, vector id, surface bigram ids). Bounded so that
+        # streaming stays flat.
+        self._word_cache: dict[tuple[str, str | None, str | None, str | None], tuple] = {}
         super().__init__(
             language=language,
             char_input=char_input,
@@ -180,6 +221,21 @@ class XLNerTokenizer(PreTrainedTokenizer):
     def bigram_vocab_size(self) -> int:
         return len(self.bigram_to_id)
 
+    @property
+    def surface_bigram_vocab_size(self) -> int:
+        """Rows of the model's second (Japanese-character) bigram embedding (0: no second channel)."""
+        return len(self.surface_bigram_to_id)
+
+    @property
+    def pos_vocab_size(self) -> int:
+        """Rows of the model's part-of-speech embedding (0: no part-of-speech feature)."""
+        return len(self.pos_to_id)
+
+    @property
+    def vector_vocab_size(self) -> int:
+        """Rows of the model's pretrained-vector table, row 0 (no vector) included (0: no vectors)."""
+        return max(self.vector_to_id.values()) + 1 if self.vector_to_id else 0
+
     def get_vocab(self) -> dict[str, int]:
         return dict(self.word_to_id)
 
@@ -197,7 +253,13 @@ class XLNerTokenizer(PreTrainedTokenizer):
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         paths = []
-        for key, vocab in (("word_vocab_file", self.word_to_id), ("bigram_vocab_file", self.bigram_to_id)):
+        vocabs = [("word_vocab_file", self.word_to_id), ("bigram_vocab_file", self.bigram_to_id)]
+        optional = (
+            ("surface_bigram_vocab_file", self.surface_bigram_to_id), ("pos_vocab_file", self.pos_to_id),
+            ("vector_vocab_file", self.vector_to_id),
+        )  # fmt: skip
+        vocabs += [(key, vocab) for key, vocab in optional if vocab]
+        for key, vocab in vocabs:
             path = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES[key])
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(vocab, handle, ensure_ascii=False, indent=0)
@@ -215,20 +277,30 @@ class XLNerTokenizer(PreTrainedTokenizer):
         min_bigram_frequency: int = 1,
         max_bigrams: int | None = None,
         extra_bigram_texts: Iterable[str | Sequence[str]] = (),
+        part_of_speech: bool = False,
+        vector_vocab: Mapping[str, int] | None = None,
         **kwargs,
     ) -> "XLNerTokenizer":
         """Build the word and bigram vocabularies from training texts (raw strings or lists of words).
 
         `extra_bigram_texts` (for instance the other language's training text) only add bigrams,
         so that a bigram vocabulary can be shared by English and romanised Japanese.
+        `part_of_speech` (Japanese, raw texts) also builds a vocabulary of UniDic's parts of speech;
+        `vector_vocab` (word → pretrained vector row, from 1) is kept as it is given.
         """
         tokenizer = cls(language=language, **kwargs)
         word_counts: Counter[str] = Counter()
         bigram_counts: Counter[str] = Counter()
+        pos_counts: Counter[str] = Counter()
+        surface_counts: Counter[str] = Counter()
+        two_channels = language == "ja" and tokenizer.char_input == "romaji+surface"
         for text in texts:
-            for word in tokenizer._words(text, is_split_into_words):
+            for word in tokenizer._words(text, is_split_into_words, pos=part_of_speech):
                 word_counts[tokenizer._word_key(word)] += 1
                 bigram_counts.update(tokenizer._bigrams(word))
+                if two_channels:
+                    surface_counts.update(tokenizer._bigrams(word, surface=True))
+                pos_counts[word.pos] += word.pos is not None
         for text in extra_bigram_texts:
             for word in split_english(text) if isinstance(text, str) else tokenizer._words(text, True):
                 bigram_counts.update(tokenizer._bigrams(word))
@@ -241,10 +313,15 @@ class XLNerTokenizer(PreTrainedTokenizer):
                 vocab.setdefault(item, len(vocab))
             return vocab
 
+        if part_of_speech and not +pos_counts:
+            raise ValueError("part_of_speech needs Japanese raw texts: UniDic gave no part of speech")
         return cls(
             language=language,
             word_vocab=vocabulary(word_counts, min_word_frequency, max_words),
             bigram_vocab=vocabulary(bigram_counts, min_bigram_frequency, max_bigrams),
+            surface_bigram_vocab=vocabulary(surface_counts, min_bigram_frequency, max_bigrams) if two_channels else None,
+            pos_vocab=vocabulary(pos_counts, 1, None) if part_of_speech else None,
+            vector_vocab=vector_vocab,
             **kwargs,
         )
 
@@ -260,12 +337,13 @@ class XLNerTokenizer(PreTrainedTokenizer):
         """`[start, end)` pieces of at most `max_chars` characters, cut at sentence boundaries (see segmentation.py)."""
         return split_long_text(text, max_chars)
 
-    def _words(self, text: str | Sequence[str], is_split_into_words: bool) -> list[Word]:
+    def _words(self, text: str | Sequence[str], is_split_into_words: bool, pos: bool | None = None) -> list[Word]:
         if not is_split_into_words:
             if not isinstance(text, str):
                 raise TypeError(f"expected a string, got {type(text).__name__}; pass is_split_into_words=True for word lists")
-            if self.language == "ja" and self.romaji_source != "reading":
-                return self.segmenter.segment(text, readings=False)  # readings unused: skip parsing them
+            if self.language == "ja":  # readings and parts of speech only when used: parsing them costs time
+                pos = bool(self.pos_to_id or self.vector_to_id) if pos is None else pos  # lemmas find vectors
+                return self.segmenter.segment(text, readings=self.romaji_source == "reading", pos=pos)
             return self.split_words(text)
         words, position = [], 0
         for index, surface in enumerate(text):
@@ -285,8 +363,10 @@ class XLNerTokenizer(PreTrainedTokenizer):
             return _fold(self._romaji(word))
         return _fold(word.surface)
 
-    def _bigrams(self, word: Word) -> list[str]:
-        characters = self._romaji(word) if self.language == "ja" and self.char_input == "romaji" else word.surface
+    def _bigrams(self, word: Word, surface: bool = False) -> list[str]:
+        """The word's bigrams: of its romaji or its characters (`char_input`), or with `surface` of its characters."""
+        romaji = self.language == "ja" and self.char_input != "surface" and not surface
+        characters = self._romaji(word) if romaji else word.surface
         marked = WORD_START + _fold(characters) + WORD_END
         bigrams = [marked[i : i + 2] for i in range(len(marked) - 1)]
         limit = self.max_bigrams_per_word
@@ -294,8 +374,17 @@ class XLNerTokenizer(PreTrainedTokenizer):
             bigrams = bigrams[: limit // 2] + bigrams[len(bigrams) - (limit - limit // 2) :]
         return bigrams
 
-    def _word_features(self, word: Word) -> tuple[int, list[int], int]:
-        key = (word.surface, word.reading if self.romaji_source == "reading" else None)
+    def _vector_id(self, word: Word) -> int:
+        """Row of the word's pretrained vector: by its surface, lowercased (GloVe's), its lemma (chiVe's
+        dictionary forms, given with parts of speech), digits folded, else 0 (none)."""
+        vectors, surface = self.vector_to_id, word.surface
+        return (
+            vectors.get(surface) or vectors.get(surface.lower()) or (word.lemma is not None and vectors.get(word.lemma))
+            or vectors.get(_fold(surface), 0)
+        )  # fmt: skip
+
+    def _word_features(self, word: Word) -> tuple[int, list[int], int, int, int]:
+        key = (word.surface, word.reading if self.romaji_source == "reading" else None, word.pos, word.lemma)
         features = self._word_cache.get(key)
         if features is None:
             unk = 1
@@ -303,6 +392,9 @@ class XLNerTokenizer(PreTrainedTokenizer):
                 self.word_to_id.get(self._word_key(word), unk),
                 [self.bigram_to_id.get(bigram, unk) for bigram in self._bigrams(word)],
                 word_shape(word.surface),
+                self.pos_to_id.get(word.pos, unk) if self.pos_to_id else 0,
+                self._vector_id(word) if self.vector_to_id else 0,
+                [self.surface_bigram_to_id.get(b, unk) for b in self._bigrams(word, surface=True)] if self.surface_bigram_to_id else [],
             )
             if len(self._word_cache) >= 200_000:
                 self._word_cache.clear()
@@ -341,6 +433,10 @@ class XLNerTokenizer(PreTrainedTokenizer):
         texts = text if batched else [text]
         truncate_to = max_length if truncation_strategy is not None and truncation_strategy.value != "do_not_truncate" else None
         encoded: dict[str, list] = {"input_ids": [], "char_ids": [], "shape_ids": []}
+        columns = (("pos_ids", 3), ("vector_ids", 4), ("surface_char_ids", 5))
+        optional = [(name, column) for name, column in columns if name in self.model_input_names]
+        for name, _ in optional:
+            encoded[name] = []
         if return_offsets_mapping:
             encoded["offset_mapping"] = []
         for index, item in enumerate(texts):
@@ -353,6 +449,8 @@ class XLNerTokenizer(PreTrainedTokenizer):
             encoded["input_ids"].append([f[0] for f in features])
             encoded["char_ids"].append([f[1] for f in features])
             encoded["shape_ids"].append([f[2] for f in features])
+            for name, column in optional:
+                encoded[name].append([f[column] for f in features])
             if return_offsets_mapping:
                 encoded["offset_mapping"].append([(word.start, word.end) for word in words])
         if return_special_tokens_mask:
@@ -412,21 +510,23 @@ class XLNerTokenizer(PreTrainedTokenizer):
             if pad_to_multiple_of:
                 target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
             padded_lengths = [target] * len(lengths)
-            fill = {"input_ids": 0, "shape_ids": 0, "special_tokens_mask": 1, "offset_mapping": (0, 0), "labels": -100}
+            fill = {"input_ids": 0, "shape_ids": 0, "pos_ids": 0, "vector_ids": 0, "special_tokens_mask": 1, "offset_mapping": (0, 0), "labels": -100}
             for key, rows in batch.items():
                 if key in fill:
                     batch[key] = [list(row) + [fill[key]] * (target - len(row)) for row in rows]
         as_torch = return_tensors is not None and getattr(return_tensors, "value", return_tensors) == "pt"
-        if "char_ids" in batch:
+        for key in ("char_ids", "surface_char_ids"):
+            if key not in batch:
+                continue
             # Bigram lists are always padded to the batch's longest word, so that every
             # example is a rectangular (words, bigrams) array even without word padding.
-            longest_word = max((len(b) for words in batch["char_ids"] for b in words), default=1)
+            longest_word = max((len(b) for words in batch[key] for b in words), default=1)
             if as_torch and len(set(padded_lengths)) == 1:
-                batch["char_ids"] = _padded_char_tensor(batch["char_ids"], padded_lengths[0], longest_word)
+                batch[key] = _padded_char_tensor(batch[key], padded_lengths[0], longest_word)
             else:
-                batch["char_ids"] = [
+                batch[key] = [
                     [b + [0] * (longest_word - len(b)) for b in words] + [[0] * longest_word] * (width - len(words))
-                    for words, width in zip(batch["char_ids"], padded_lengths)
+                    for words, width in zip(batch[key], padded_lengths)
                 ]
         if return_attention_mask is not False:
             batch["attention_mask"] = [[1] * n + [0] * (width - n) for n, width in zip(lengths, padded_lengths)]

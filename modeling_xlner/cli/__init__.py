@@ -85,9 +85,24 @@ class ReproduceArguments:
     data_dir: str | None = field(
         default=None, metadata=_help("folder with conll2003/ and ner-wikipedia-ja/ (None: download the public data)")
     )
-    quick: bool = field(default=False, metadata=_help("a small version of every step (< 10 min, 2 cores)"))
-    source: str | None = field(default=None, metadata=_help("reuse this English model instead of pretraining one"))
-    jobs: int = field(default=1, metadata=_help("Japanese runs in parallel (one process each)"))
+    quick: bool = field(
+        default=False, metadata=_help("a small plan: recipe best, 250 and 500 sentences, one seed, char+classifier")
+    )
+    recipes: str | None = field(
+        default=None,
+        metadata={
+            "help": "comma-separated recipes of every run, English source included (listed above; None: the plan's)",
+            "metavar": "RECIPE[,RECIPE...]",
+        },
+    )
+    source: str | None = field(
+        default=None,
+        metadata=_help(
+            "reuse this English model for every recipe instead of pretraining one per recipe; its head must match "
+            "the recipes' (a CRF source for CRF recipes, a softmax one for paper and no-crf)"
+        ),
+    )
+    jobs: int = field(default=1, metadata=_help("runs in parallel (one process each), English sources too"))
     threads: int = field(default=1, metadata=_help("torch threads per run"))
     sizes: list[int] | None = field(
         default=None, metadata=_help("Japanese training sizes (None: the plan's, 250 500 1000 2000)")
@@ -101,7 +116,11 @@ class ReproduceArguments:
     no_ablation: bool = field(default=False, metadata=_help("skip the romanisation ablation"))
     runs: list[str] | None = field(
         default=None,
-        metadata={"help": "train just these runs (e.g. scratch__n2000__seed1), in this order", "metavar": "NAME"},
+        metadata={
+            "help": "train just these runs, in this order (e.g. scratch__n2000__seed1; scratch__n500__seed1__no-crf: "
+            "with recipe no-crf, any recipe but best is the name's last part)",
+            "metavar": "NAME",
+        },
     )
     report_only: bool = field(
         default=False, metadata=_help("train nothing: report on every finished run in OUTPUT_DIR/runs")
@@ -312,6 +331,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
     # The override flags are named like the Plan fields they set.
     changes = {name: getattr(args, name) for name in (*REPRODUCE_TRAINING_FIELDS, *REPRODUCE_TRANSFER_FIELDS)}
     changes.update(
+        recipes=args.recipes,  # a tuple already (`_recipe_names`)
         sizes=tuple(args.sizes) if args.sizes else None,
         seeds=tuple(args.seeds) if args.seeds else None,
         combinations=tuple(args.combinations) if args.combinations else None,
@@ -322,15 +342,45 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
     return replace(plan, ablation_size=None) if args.no_ablation or args.ablation_size == 0 else plan
 
 
-def _plan_values(names: Sequence[str]) -> str:
-    """The plan's values of these fields, for `reproduce --help`."""
+def _plan_values(names: Sequence[str], none_means: str | None = None) -> str:
+    """The plan's values of these fields, for `reproduce --help`; `none_means` says what a None value of the plan is."""
     from ..training.reproduce import FULL_PLAN, QUICK_PLAN
+
+    def shown(value: Any) -> str:
+        return none_means if value is None and none_means else repr(value)
 
     values = []
     for name in names:
         full, quick = getattr(FULL_PLAN, name), getattr(QUICK_PLAN, name)
-        values.append(f"{name} {full!r}" + ("" if quick == full else f" (--quick: {quick!r})"))
+        values.append(f"{name} {shown(full)}" + ("" if quick == full else f" (--quick: {shown(quick)})"))
     return textwrap.fill("Default None keeps the plan's value: " + ", ".join(values) + ".", width=88)
+
+
+def _recipe_names(value: str) -> tuple[str, ...]:
+    """`--recipes paper,best` → ("paper", "best"), checked now so that a typo fails before any data is read."""
+    from ..training.reproduce import check_recipes
+
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    try:
+        check_recipes(names)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not names:
+        raise argparse.ArgumentTypeError("no recipe given")
+    return names
+
+
+def _recipe_list() -> str:
+    """The recipes, one line each, for `reproduce --help`."""
+    from ..training.reproduce import FULL_PLAN, QUICK_PLAN, RECIPE_HELP, RECIPES
+
+    width = max(map(len, RECIPES))
+    header = textwrap.fill(
+        "Recipes (--recipes): how every run trains, English source included; overrides of `xlner train`'s defaults. "
+        f"The plan's: {','.join(FULL_PLAN.recipes)} (--quick: {','.join(QUICK_PLAN.recipes)}).",
+        width=88,
+    )
+    return "\n".join([header, *(f"  {name:<{width}}  {RECIPE_HELP[name]}" for name in RECIPES)])
 
 
 def reproduce_command(args: argparse.Namespace) -> None:
@@ -344,11 +394,18 @@ def reproduce_command(args: argparse.Namespace) -> None:
 
 
 def _add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
-    add_dataclass_arguments(parser, ReproduceArguments, title="reproduction")
+    add_dataclass_arguments(
+        parser, ReproduceArguments, title="reproduction", description=_recipe_list(),
+        overrides={"recipes": {"type": _recipe_names}},
+    )  # fmt: skip
     plan_defaults = dict.fromkeys((*REPRODUCE_TRAINING_FIELDS, *REPRODUCE_TRANSFER_FIELDS))
     add_dataclass_arguments(
-        parser, TrainingOptions, title="every run (epochs, patience: the Japanese runs)",
-        description=_plan_values(REPRODUCE_TRAINING_FIELDS), only=REPRODUCE_TRAINING_FIELDS, defaults=plan_defaults,
+        parser, TrainingOptions, title="every run (epochs, patience: the Japanese runs; they override every recipe's)",
+        description=_plan_values(REPRODUCE_TRAINING_FIELDS, none_means="each recipe's") + "\n"
+        + _plan_values(("english_epochs", "english_patience"), none_means="each recipe's").replace(
+            "Default None keeps the plan's value", "The English sources (no flag)"
+        ),
+        only=REPRODUCE_TRAINING_FIELDS, defaults=plan_defaults,
     )  # fmt: skip
     add_dataclass_arguments(
         parser, TransferOptions, title="transfer runs", description=_plan_values(REPRODUCE_TRANSFER_FIELDS),

@@ -16,7 +16,6 @@ from transformers import EvalPrediction
 
 from tokenization.tokenization_xlner import XLNerTokenizer
 
-from ..decoding_xlner import decode
 from ..modeling_xlner import XLNerForTokenClassification
 from ..pipeline_xlner import XLNerTokenClassificationPipeline
 from .data import DataFormatError, boundary_ceiling, is_span_data, load_data, spans_to_word_tags, word_tags_to_spans
@@ -68,6 +67,7 @@ def encode_split(dataset: datasets.Dataset, tokenizer: XLNerTokenizer, label2id:
             "input_ids": encoding["input_ids"],
             "char_ids": encoding["char_ids"],
             "shape_ids": encoding["shape_ids"],
+            **{name: encoding[name] for name in ("surface_char_ids", "pos_ids", "vector_ids") if name in encoding},
             "labels": labels,
             "length": [len(ids) for ids in encoding["input_ids"]],
         }
@@ -85,9 +85,10 @@ def split_ceiling(split: EncodedSplit, dataset: datasets.Dataset) -> dict[str, f
 class EpochMetric:
     """The Trainer's `compute_metrics` for one split: its logits decoded as the model decodes, then scored."""
 
-    def __init__(self, split: EncodedSplit, config):
+    def __init__(self, split: EncodedSplit, model: XLNerForTokenClassification):
         self.split = split
-        self.config = config
+        self.model = model  # its `decode` (a CRF head's transitions change as it trains)
+        self.config = model.config
         self.metric = load_span_metric()
 
     def __call__(self, prediction: EvalPrediction) -> dict[str, float]:
@@ -95,7 +96,7 @@ class EpochMetric:
         logits = torch.from_numpy(np.asarray(prediction.predictions, dtype=np.float32))
         lengths = torch.tensor([len(offsets) for offsets in self.split.offsets])
         mask = (torch.arange(logits.shape[1])[None, :] < lengths[:, None]).long()
-        label_ids = decode(logits, mask, self.config.id2label, self.config.constrained_decoding)
+        label_ids = self.model.decode(logits.to(self.model.device), mask.to(self.model.device))
         tags = [[self.config.id2label[int(i)] for i in ids] for ids in label_ids]
         if self.split.span_data:
             predictions = [

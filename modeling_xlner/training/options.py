@@ -21,19 +21,40 @@ class TrainingOptions:
     `threads` None (or 0, which becomes None) leaves torch's thread count alone.
     """
 
-    epochs: int = field(default=30, metadata=_help("most training epochs"))
-    batch_size: int = field(default=32, metadata=_help("sentences per training batch (per process)"))
-    learning_rate: float = field(default=2e-3, metadata=_help("peak learning rate of AdamW"))
+    epochs: int = field(default=20, metadata=_help("most training epochs (the learning rate decays to 0 over them)"))
+    batch_size: int | None = field(
+        default=None,
+        metadata=_help(
+            "sentences per training batch (per process); default: training sentences / 60, from 8 to 32, "
+            "so that small data still gets some 60 steps per epoch"
+        ),
+    )
+    learning_rate: float = field(default=3e-3, metadata=_help("peak learning rate of AdamW"))
     lr_scheduler: str = field(default="linear", metadata=_help("a transformers scheduler name (linear, cosine, constant, ...)"))
     max_grad_norm: float = field(default=5.0, metadata=_help("gradient clipping norm"))
     max_train_samples: int | None = field(default=None, metadata=_help("train on a seeded random subset of this size"))
     seed: int = field(default=42, metadata=_help("seed of weights, shuffling and the training subset"))
-    patience: int | None = field(default=None, metadata=_help("early stopping: epochs without validation F1 gain"))
+    patience: int | None = field(
+        default=5, metadata=_help("early stopping: epochs without validation F1 gain (0: none; the best epoch is kept)")
+    )
     threads: int | None = field(default=1, metadata=_help("torch threads (0: torch's default)"))
     min_word_frequency: int = field(default=1, metadata=_help("words rarer than this in the training data are unknown"))
     max_words: int | None = field(default=None, metadata=_help("largest word vocabulary"))
     min_bigram_frequency: int = field(default=1, metadata=_help("bigrams rarer than this are unknown"))
     max_bigrams: int | None = field(default=None, metadata=_help("largest bigram vocabulary"))
+    vectors: str | None = field(
+        default="auto",
+        metadata=_help(
+            "pretrained word vectors: glove-6b-50d, chive, a word2vec/GloVe text file or a spaCy vectors folder; "
+            "auto: glove-6b-50d (en) or chive (ja) if xlner[vectors] is installed, else none; none: no vectors"
+        ),
+    )
+    vector_rows: int = field(
+        default=100_000,
+        metadata=_help("pretrained rows kept besides the training words' (the most frequent): words met after training"),
+    )
+    part_of_speech: bool = field(default=True, metadata=_help("Japanese: a UniDic part-of-speech embedding in the word module"))
+    crf: bool = field(default=True, metadata=_help("a CRF head (learned BIO transitions); else a softmax head"))
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
@@ -55,13 +76,23 @@ class TrainingOptions:
     def __post_init__(self) -> None:
         if self.threads == 0:  # the CLI's "0: torch's default"
             self.threads = None
+        if self.patience == 0:
+            self.patience = None
+
+    def train_batch_size(self, train_sentences: int) -> int:
+        """`batch_size`, or the default for this many training sentences."""
+        return self.batch_size or min(32, max(8, train_sentences // 60))
+        if self.vectors is not None and self.vectors.lower() == "none":
+            self.vectors = None
 
 
 @dataclass
 class JapaneseTokenizerOptions:
     """The Japanese tokenizer's inputs (`XLNerTokenizer.from_corpus` keywords); ignored for English."""
 
-    char_input: Literal["romaji", "surface"] = field(default="romaji", metadata=_help("Japanese bigram input"))
+    char_input: Literal["romaji", "surface", "romaji+surface"] = field(
+        default="romaji", metadata=_help("Japanese bigram input (romaji+surface: a second char channel of Japanese characters)")
+    )
     word_input: Literal["surface", "romaji"] = field(default="surface", metadata=_help("Japanese word input"))
     romaji_source: Literal["surface", "reading"] = field(
         default="surface", metadata=_help("what is romanised: the surface form or the reading")

@@ -1,10 +1,16 @@
-"""`xlner reproduce`: the paper's experiments on the public data, end to end.
+"""`xlner reproduce`: the paper's experiments on the public data, end to end, for one or more recipes.
 
-English pretraining on CoNLL-2003, then Japanese (Stockmark Wikipedia NER) from scratch against
-transfer of each module combination, over training sizes and seeds, plus the romanisation
-ablation. Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose results.json
-exists is not run again, so an interrupted reproduction picks up where it stopped. The summary
-is OUTPUT_DIR/results.json, results.md and learning_curve.png.
+A recipe is how every run of the reproduction trains: overrides of `xlner train`'s defaults
+(`--recipes`, listed below), for the English source and the Japanese runs alike. "paper" is the
+paper's model and schedule, "best" xlner's defaults (what `xlner train` does without flags); the
+others take one part of "best" away at a time. The full plan runs "paper" and "best" side by side.
+
+Per recipe: English pretraining on CoNLL-2003 (into OUTPUT_DIR/english for "best",
+OUTPUT_DIR/english-RECIPE otherwise), then Japanese (Stockmark Wikipedia NER) from scratch
+against transfer of each module combination, over training sizes and seeds, plus the
+romanisation ablation. Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose
+results.json exists is not run again, so an interrupted reproduction picks up where it stopped.
+The summary is OUTPUT_DIR/results.json, results.md and learning_curve.png, the recipes side by side.
 """
 
 import json
@@ -13,14 +19,45 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .options import TrainingOptions
 from .results import Results, RunRecord
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Recipes: TrainingOptions fields a recipe sets, over the defaults (which are xlner's best recipe,
+# tuned in options.py: nothing of it is repeated here). Applied to the English source and the
+# Japanese runs alike; English has no part of speech whatever the recipe (the trainer skips it).
+RECIPES: dict[str, dict[str, Any]] = {
+    # The paper's model (no pretrained vectors, no morphology, softmax head) and the schedule it was reproduced with.
+    "paper": {"vectors": None, "part_of_speech": False, "crf": False, "batch_size": 32, "learning_rate": 2e-3, "lr_scheduler": "linear", "epochs": 80, "patience": 10},  # fmt: skip
+    # xlner's defaults: what `xlner train` does without flags.
+    "best": {},
+    # The ablation of the best recipe, one part off at a time.
+    "no-vectors": {"vectors": None},
+    "no-pos": {"part_of_speech": False},
+    "no-crf": {"crf": False},
+    "paper-schedule": {"batch_size": 32, "learning_rate": 2e-3, "lr_scheduler": "linear", "epochs": 80, "patience": 10},
+}
+DEFAULT_RECIPE = "best"
+# One line each, for `reproduce --help`.
+RECIPE_HELP = {
+    "paper": "the paper's model (no vectors, no POS, softmax head) and its schedule",
+    "best": "xlner's defaults: what `xlner train` does without flags",
+    "no-vectors": "best without pretrained word vectors",
+    "no-pos": "best without the Japanese part-of-speech embedding",
+    "no-crf": "best with a softmax head instead of the CRF",
+    "paper-schedule": "best's model on the paper's schedule (batch, learning rate, epochs, patience)",
+}
+# The schedule's length, which a plan may override (`--epochs`, `--patience`); every other field
+# a recipe sets defines it, and a finished run recorded with another value is not of the recipe.
+SCHEDULE_LENGTH = ("epochs", "patience")
 
 # The paper's module combinations; "classifier" is the word-level bi-LSTM plus the output layer.
 COMBINATIONS = {
@@ -51,20 +88,61 @@ STOCKMARK_URL = "https://raw.githubusercontent.com/stockmarkteam/ner-wikipedia-d
 CONLL_HUB_ID = "eriktks/conll2003"
 
 
+def check_recipes(recipes: Iterable[str]) -> None:
+    """ValueError naming the recipes when one of `recipes` is not a key of RECIPES."""
+    unknown = [recipe for recipe in recipes if recipe not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown recipe {', '.join(map(repr, unknown))}; recipes: {', '.join(RECIPES)}")
+
+
+def recipe_options(recipe: str, epochs: int | None = None, patience: int | None = None, **fields: Any) -> TrainingOptions:
+    """The TrainingOptions of a run of `recipe`: the defaults, the recipe's overrides, then `fields`.
+
+    `epochs` / `patience` None keep the recipe's (a plan's explicit value overrides every recipe).
+    """
+    check_recipes([recipe])
+    schedule = {name: value for name, value in (("epochs", epochs), ("patience", patience)) if value is not None}
+    return TrainingOptions(**{**RECIPES[recipe], **schedule, **fields})
+
+
+def recipe_mismatches(result: Results, recipe: str) -> list[str]:
+    """How a finished run's recorded options differ from what `recipe` sets today (empty: it is the recipe's).
+
+    Only the fields some recipe sets count, less the schedule's length. A run from before recipes
+    (no `crf` recorded, ...) or from before the defaults changed differs; it is kept all the same,
+    because a run with a results.json is never trained again.
+    """
+    expected = asdict(recipe_options(recipe))
+    names = sorted({name for overrides in RECIPES.values() for name in overrides} - set(SCHEDULE_LENGTH))
+    missing = object()
+    return [
+        f"{name}={'(not recorded)' if result.options.get(name, missing) is missing else repr(result.options[name])} "
+        f"(recipe: {expected[name]!r})"
+        for name in names
+        if result.options.get(name, missing) != expected[name]
+    ]
+
+
+def source_dir(output_dir: Path, recipe: str) -> Path:
+    """Where a recipe's English source is trained: OUTPUT_DIR/english for the default recipe, else english-RECIPE."""
+    return output_dir / ("english" if recipe == DEFAULT_RECIPE else f"english-{recipe}")
+
+
 @dataclass
 class Plan:
-    """Which runs make up a reproduction."""
+    """Which runs make up a reproduction; None in epochs / patience (English or Japanese): each recipe's."""
 
+    recipes: tuple[str, ...] = ("paper", "best")
     english_train_samples: int | None = None
-    english_epochs: int = 40
-    english_patience: int | None = 5
+    english_epochs: int | None = None
+    english_patience: int | None = None
     sizes: tuple[int, ...] = (250, 500, 1000, 2000)
     seeds: tuple[int, ...] = (1, 2, 3)
     combinations: tuple[str, ...] = tuple(COMBINATIONS)
     full_set_combinations: tuple[str, ...] = ("char+classifier",)  # plus scratch and the best combination
     ablation_size: int | None = 500
-    epochs: int = 80
-    patience: int | None = 10
+    epochs: int | None = None
+    patience: int | None = None
     # How transfer runs treat the copied modules (see `TransferOptions`).
     shared_bigrams: bool = True
     freeze_transferred_epochs: int = 0
@@ -72,22 +150,28 @@ class Plan:
     # XLNerConfig hyperparameters of every run, English and Japanese (`--set`); empty: the defaults.
     model_config: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_recipes(self.recipes)  # a typo fails before any training (also through `replace`)
 
-FULL_PLAN = Plan()
-# Small enough for CI (< 10 minutes on 2 cores), large enough that every step learns something:
-# fewer steps than this leave both languages at F1 0 (the early epochs of a scratch run).
+
+# The English source as before recipes: 40 epochs at most, patience 5, whatever the recipe's Japanese schedule.
+FULL_PLAN = Plan(english_epochs=40, english_patience=5)
+# Small: one recipe, two sizes, one seed, one combination, no input ablation. Every run trains to
+# the recipe's early stopping, so that the gain it shows is one at convergence.
 QUICK_PLAN = Plan(
+    recipes=("best",),
     english_train_samples=3000,
-    english_epochs=4,
-    english_patience=None,
-    sizes=(500,),
+    sizes=(250, 500),
     seeds=(1,),
     combinations=("char+classifier",),
     full_set_combinations=(),
-    ablation_size=500,
-    epochs=8,
-    patience=None,
+    ablation_size=None,
 )
+
+
+def _encode_inputs(inputs: str) -> str:
+    """An input variant as a name part: char=romaji,word=japanese → char-romaji_word-japanese."""
+    return inputs.replace(",", "_").replace("=", "-")
 
 
 @dataclass(frozen=True)
@@ -98,35 +182,51 @@ class Run:
     size: int | None  # None: the full training set
     seed: int
     inputs: str = DEFAULT_INPUT
+    recipe: str = DEFAULT_RECIPE
 
     @property
     def name(self) -> str:
+        """METHOD__nSIZE__seedN, then __INPUTS and __RECIPE where not the default (so older names stay valid)."""
         size = "full" if self.size is None else str(self.size)
-        inputs = "" if self.inputs == DEFAULT_INPUT else "__" + self.inputs.replace(",", "_").replace("=", "-")
-        return f"{self.method}__n{size}__seed{self.seed}{inputs}"
+        inputs = "" if self.inputs == DEFAULT_INPUT else "__" + _encode_inputs(self.inputs)
+        recipe = "" if self.recipe == DEFAULT_RECIPE else "__" + self.recipe
+        return f"{self.method}__n{size}__seed{self.seed}{inputs}{recipe}"
 
     @classmethod
     def from_name(cls, name: str) -> "Run":
-        """The run a name (as in OUTPUT_DIR/runs) stands for: `char+classifier__n500__seed1`."""
+        """The run a name (as in OUTPUT_DIR/runs) stands for: `char+classifier__n500__seed1[__INPUTS][__RECIPE]`.
+
+        The recipe is the last part when it is a key of RECIPES; only the name `Run.name` gives is
+        accepted (no `__best`, no `n0500`), so that one run has one folder.
+        """
         parts = name.split("__")
+        recipe = parts.pop() if len(parts) > 3 and parts[-1] in RECIPES else DEFAULT_RECIPE
         try:
             method, size, seed = parts[0], parts[1].removeprefix("n"), int(parts[2].removeprefix("seed"))
             inputs = parts[3].replace("_", ",").replace("-", "=") if len(parts) == 4 else DEFAULT_INPUT
-            run = cls(method, None if size == "full" else int(size), seed, inputs)
+            run = cls(method, None if size == "full" else int(size), seed, inputs, recipe)
         except (IndexError, ValueError):
             run = None
-        if run is None or len(parts) > 4 or run.method not in ("scratch", *COMBINATIONS) or run.inputs not in INPUT_VARIANTS:
+        if run is None or len(parts) > 4 or run.method not in ("scratch", *COMBINATIONS) or run.inputs not in INPUT_VARIANTS or run.name != name:
+            # A last part that is no input variant (those start with "char-") was meant as a recipe.
+            unknown = f"unknown recipe {parts[-1]!r}; " if len(parts) > 3 and not parts[-1].startswith("char-") else ""
+            others = [recipe for recipe in RECIPES if recipe != DEFAULT_RECIPE]
             raise ValueError(
-                f"run name {name!r}: expected METHOD__nSIZE__seedN[__INPUTS], METHOD scratch or one of "
-                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full' (e.g. char+classifier__n500__seed1)"
+                f"run name {name!r}: {unknown}expected METHOD__nSIZE__seedN[__INPUTS][__RECIPE], METHOD scratch or one of "
+                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of "
+                f"{', '.join(_encode_inputs(i) for i in INPUT_VARIANTS if i != DEFAULT_INPUT)} (none: {_encode_inputs(DEFAULT_INPUT)}), "
+                f"RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}) "
+                "(e.g. char+classifier__n500__seed1, scratch__n500__seed1__paper)"
             )
         return run
 
 
 @dataclass
 class Context:
+    """What every run of a reproduction needs; `sources` maps each recipe to its English source."""
+
     data: dict[str, dict[str, str]]
-    source: str
+    sources: dict[str, str]
     output_dir: Path
     plan: Plan
     threads: int = 1
@@ -188,59 +288,78 @@ def fetch_public_data(destination: Path) -> dict[str, dict[str, str]]:
 # ---------------------------------------------------------------------------------- runs
 
 
-def plan_runs(plan: Plan, best_combination: str | None = None) -> list[Run]:
-    """Scratch and every combination at every size and seed; the full set; the ablation."""
-    runs = [Run(method, size, seed) for size in plan.sizes for seed in plan.seeds for method in ("scratch", *plan.combinations)]
-    full = ["scratch", *plan.full_set_combinations]
-    if best_combination and plan.full_set_combinations and best_combination not in full:
-        full.append(best_combination)
-    if plan.full_set_combinations:
-        runs += [Run(method, None, seed) for seed in plan.seeds for method in full]
-    if plan.ablation_size:
-        transfer_method = best_combination or plan.combinations[0]
-        runs += [
-            Run(method, plan.ablation_size, seed, inputs)
-            for inputs in INPUT_VARIANTS
-            if inputs != DEFAULT_INPUT or plan.ablation_size not in plan.sizes
-            for seed in plan.seeds
-            for method in ("scratch", transfer_method)
-        ]
+def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | None = None) -> list[Run]:
+    """Per recipe: scratch and every combination at every size and seed; the full set; the ablation.
+
+    `best_combination` is each recipe's best combination (a mapping), or one for every recipe.
+    Runs of one size and seed come together across recipes, so that a reproduction cut short
+    still compares the recipes.
+    """
+    best = best_combination if isinstance(best_combination, Mapping) else dict.fromkeys(plan.recipes, best_combination)
+    runs = [
+        Run(method, size, seed, recipe=recipe)
+        for size in plan.sizes
+        for seed in plan.seeds
+        for recipe in plan.recipes
+        for method in ("scratch", *plan.combinations)
+    ]
+    for recipe in plan.recipes:
+        chosen = best.get(recipe)
+        full = ["scratch", *plan.full_set_combinations]
+        if chosen and plan.full_set_combinations and chosen not in full:
+            full.append(chosen)
+        if plan.full_set_combinations:
+            runs += [Run(method, None, seed, recipe=recipe) for seed in plan.seeds for method in full]
+        if plan.ablation_size:
+            transfer_method = chosen or plan.combinations[0]
+            runs += [
+                Run(method, plan.ablation_size, seed, inputs, recipe)
+                for inputs in INPUT_VARIANTS
+                if inputs != DEFAULT_INPUT or plan.ablation_size not in plan.sizes
+                for seed in plan.seeds
+                for method in ("scratch", transfer_method)
+            ]
     return list(dict.fromkeys(runs))
 
 
 def _run_one(run: Run, context: Context) -> Results:
     """Train one Japanese model (in a worker process) and return its results, with the run record."""
-    from .options import TrainingOptions, TransferOptions
+    from .options import TransferOptions
     from .trainer import train
     from .transfer import transfer
 
     output = context.output_dir / "runs" / run.name
     done = output / "results.json"
     if done.exists():
-        return Results.load(done)
+        results = Results.load(done)
+        if mismatches := recipe_mismatches(results, run.recipe):
+            logger.warning("%s: kept, but trained with other options than recipe %s's: %s", done, run.recipe, ", ".join(mismatches))
+        return results
     char_input, word_input = INPUT_VARIANTS[run.inputs]
-    options = TrainingOptions(
-        epochs=context.plan.epochs,
-        patience=context.plan.patience,
+    plan = context.plan
+    options = recipe_options(
+        run.recipe,
+        epochs=plan.epochs,
+        patience=plan.patience,
         max_train_samples=run.size,
         seed=run.seed,
         threads=context.threads,
         tokenizer_options={"char_input": char_input, "word_input": word_input},
-        model_config=context.plan.model_config,
+        model_config=plan.model_config,
     )
     files = context.data["ja"]
     started = time.perf_counter()
     if run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
     else:
-        plan = context.plan
         transfer_options = TransferOptions(
             modules=COMBINATIONS[run.method],
             shared_bigrams=plan.shared_bigrams,
             freeze_transferred_epochs=plan.freeze_transferred_epochs,
             transferred_lr_scale=plan.transferred_lr_scale,
         )
-        results = transfer(context.source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
+        source = context.sources[run.recipe]  # the recipe's own source: its head and inputs match the run's
+        results = transfer(source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
     results.run = RunRecord(**asdict(run), name=run.name, wall_seconds=time.perf_counter() - started)
     results.save(done)  # written last: its presence marks the run as done
     _drop_checkpoints(output)
@@ -254,44 +373,61 @@ def _drop_checkpoints(output: Path) -> None:
     shutil.rmtree(output / "checkpoints", ignore_errors=True)
 
 
-def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
-    if jobs <= 1:
-        return [_run_one(run, context) for run in runs]
+def _map(function: Callable[[Any, Context], T], items: list[Any], context: Context, jobs: int) -> list[T]:
+    """`function(item, context)` for every item, in up to `jobs` worker processes, results in order."""
+    if jobs <= 1 or len(items) <= 1:
+        return [function(item, context) for item in items]
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_run_one, runs, [context] * len(runs)))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(function, items, [context] * len(items)))
+
+
+def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
+    return _map(_run_one, runs, context, jobs)
 
 
 def run_plan(plan: Plan, context: Context, jobs: int) -> list[Results]:
-    """The size grid first; its validation scores pick the best combination for the full set and ablation."""
+    """The size grid first; its validation scores pick each recipe's best combination for the full set and ablation."""
     grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
     print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
     results = run_all(grid, context, jobs)
-    best = best_combination(summarize(results))
+    best = best_combinations(summarize(results))
     extra = [run for run in plan_runs(plan, best) if run not in grid]
-    print(f"{len(extra)} more runs (full set, ablation; best combination: {best}) ...", file=sys.stderr)
+    chosen = ", ".join(f"{recipe}: {best.get(recipe)}" for recipe in plan.recipes)
+    print(f"{len(extra)} more runs (full set, ablation; best combination {chosen}) ...", file=sys.stderr)
     return results + run_all(extra, context, jobs)
 
 
-def pretrain_english(context: Context, seed: int = 1) -> str:
-    """Train the English source model on CoNLL-2003 (skipped when its results.json exists)."""
-    from .options import TrainingOptions
+def pretrain_english(recipe: str, context: Context, seed: int = 1) -> str:
+    """Train a recipe's English source on CoNLL-2003 (skipped when its results.json exists); returns its folder.
+
+    The recipe's options, except the plan's english_* settings where set. An existing source of
+    other options (one from before recipes, say) is refused: transfer from it would not be the recipe's.
+    """
     from .trainer import train
 
-    output = context.output_dir / "english"
-    if not (output / "results.json").exists():
-        files = context.data["en"]
-        options = TrainingOptions(
-            epochs=context.plan.english_epochs,
-            patience=context.plan.english_patience,
-            max_train_samples=context.plan.english_train_samples,
-            seed=seed,
-            threads=context.threads,
-            model_config=context.plan.model_config,
-        )
-        train("en", files["train"], files["validation"], output, options, files["test"])
-        _drop_checkpoints(output)
+    output = source_dir(context.output_dir, recipe)
+    done = output / "results.json"
+    if done.exists():
+        if mismatches := recipe_mismatches(Results.load(done), recipe):
+            raise ValueError(
+                f"{output}: an English source trained with other options than recipe {recipe}'s ({', '.join(mismatches)}); "
+                "move it away (or pass --source) to use this output directory"
+            )
+        return str(output)
+    plan, files = context.plan, context.data["en"]
+    options = recipe_options(
+        recipe,
+        epochs=plan.english_epochs,
+        patience=plan.english_patience,
+        max_train_samples=plan.english_train_samples,
+        seed=seed,
+        threads=context.threads,
+        model_config=plan.model_config,
+    )
+    train("en", files["train"], files["validation"], output, options, files["test"])
+    _drop_checkpoints(output)
     return str(output)
 
 
@@ -310,19 +446,29 @@ def _test_f1(result: Results) -> float:
     return result.test.f1
 
 
+def _recipe_rank(recipe: str) -> int:
+    """RECIPES order ("paper" before "best", then the ablation); a recipe unknown here last."""
+    return list(RECIPES).index(recipe) if recipe in RECIPES else len(RECIPES)
+
+
+def _size_rank(size: str) -> float:
+    return float("inf") if size == "full" else int(size)
+
+
 def summarize(results: list[Results]) -> dict[str, Any]:
-    """Mean, standard deviation and range of test F1 per (method, size, inputs); epochs to best."""
-    groups: dict[tuple[str, str, str], list[Results]] = {}
+    """Mean, standard deviation and range of test F1 per (recipe, method, size, inputs); epochs to best."""
+    groups: dict[tuple[str, str, str, str], list[Results]] = {}
     for result in results:
         run = _run_record(result)
         size = "full" if run.size is None else str(run.size)
-        groups.setdefault((run.method, size, run.inputs), []).append(result)
+        groups.setdefault((run.recipe, run.method, size, run.inputs), []).append(result)
     rows = []
-    for (method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
+    for (recipe, method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
         test = [_test_f1(m) for m in members]
         validation = [m.validation.f1 for m in members]
         rows.append(
             {
+                "recipe": recipe,
                 "method": method,
                 "size": size,
                 "inputs": inputs,
@@ -340,26 +486,36 @@ def summarize(results: list[Results]) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _order(key: tuple[str, str, str]) -> tuple:
-    method, size, inputs = key
+def _order(key: tuple[str, str, str, str]) -> tuple:
+    recipe, method, size, inputs = key
     methods = ["scratch", *COMBINATIONS]
-    return (inputs != DEFAULT_INPUT, inputs, methods.index(method), float("inf") if size == "full" else int(size))
+    return (inputs != DEFAULT_INPUT, inputs, _recipe_rank(recipe), recipe, methods.index(method), _size_rank(size))
 
 
-def best_combination(summary: dict[str, Any]) -> str | None:
-    """The combination with the best mean VALIDATION F1 (test F1 is never used to choose).
+def _recipes(summary: dict[str, Any]) -> list[str]:
+    """The recipes of the summary's rows, in RECIPES order."""
+    return sorted({row["recipe"] for row in summary["rows"]}, key=lambda recipe: (_recipe_rank(recipe), recipe))
+
+
+def best_combination(summary: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str | None:
+    """The recipe's combination with the best mean VALIDATION F1 (test F1 is never used to choose).
 
     Averaged over the sizes that every combination was run at, so that a combination run at more
     (larger) sizes than the others does not win by its larger training sets alone.
     """
     scores: dict[str, dict[str, float]] = {}
     for row in summary["rows"]:
-        if row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
+        if row["recipe"] == recipe and row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
             scores.setdefault(row["method"], {})[row["size"]] = row["validation_f1_mean"]
     common = set.intersection(*(set(by_size) for by_size in scores.values())) if scores else set()
     if not common:
         return None
     return max(scores, key=lambda method: statistics.fmean(scores[method][size] for size in common))
+
+
+def best_combinations(summary: dict[str, Any]) -> dict[str, str | None]:
+    """Each recipe's best combination (`best_combination`): a recipe's runs never choose another's."""
+    return {recipe: best_combination(summary, recipe) for recipe in _recipes(summary)}
 
 
 def collect_results(output_dir: Path) -> list[Results]:
@@ -382,77 +538,123 @@ def _cell(row: dict[str, Any]) -> str:
     return f"{100 * row['test_f1_mean']:.1f} ± {100 * row['test_f1_std']:.1f}"
 
 
-def markdown_table(summary: dict[str, Any], best: str | None) -> str:
-    """Test F1 (mean ± std over seeds, ×100) per method and size, then the ablation."""
+def markdown_table(summary: dict[str, Any], best: Mapping[str, str | None]) -> str:
+    """The recipes side by side: test F1 (mean ± std over seeds, ×100) per (recipe, method) and size,
+    each recipe's gains, the recipes at a glance (scratch), then the ablation. `best`: each recipe's best combination."""
     rows = summary["rows"]
-    sizes = sorted({r["size"] for r in rows}, key=lambda s: float("inf") if s == "full" else int(s))
-    lines = ["## Japanese test F1 (Stockmark), mean ± std over seeds, ×100", ""]
-    lines.append("| method | " + " | ".join(f"n={s}" for s in sizes) + " | epochs to best (mean) |")
-    lines.append("|---|" + "---|" * (len(sizes) + 1))
     main = [r for r in rows if r["inputs"] == DEFAULT_INPUT]
-    for method in dict.fromkeys(r["method"] for r in main):
-        cells = {r["size"]: r for r in main if r["method"] == method}
-        label = f"**{method}** (best)" if method == best else method
-        values = [_cell(cells[s]) if s in cells else "" for s in sizes]
-        epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
-        lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
-    scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
-    if best:
-        gains = [
-            f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}"
-            for r in main
-            if r["method"] == best and r["size"] in scratch
-        ]
-        lines += ["", f"Gain of {best} over scratch: " + ", ".join(gains)]
-        half = [
-            f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) vs scratch at n={2 * int(r['size'])} ({100 * scratch[str(2 * int(r['size']))]:.1f})"
-            for r in main
-            if r["method"] == best and r["size"] != "full" and str(2 * int(r["size"])) in scratch
-        ]
-        if half:
-            lines += ["", "Transfer at N against scratch at 2N: " + "; ".join(half)]
-    # The ablation's methods: those run with other inputs (its transfer method was the best when it ran).
-    at_size = [r for r in rows if r["size"] == str(summary.get("ablation_size"))]
-    methods = [m for m in ["scratch", *COMBINATIONS] if any(r["method"] == m and r["inputs"] != DEFAULT_INPUT for r in at_size)]
-    if methods:
-        lines += ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100, mean ± std over seeds)", ""]
-        lines += ["| inputs | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-        for inputs in INPUT_VARIANTS:
-            cells = {r["method"]: r for r in at_size if r["inputs"] == inputs}
-            values = [_cell(cells[m]) if m in cells else "" for m in methods]
-            lines.append(f"| {inputs} | " + " | ".join(values) + " |")
+    sizes = sorted({r["size"] for r in main}, key=_size_rank)
+    lines = ["## Japanese test F1 (Stockmark), mean ± std over seeds, ×100", ""]
+    lines.append("| recipe / method | " + " | ".join(f"n={s}" for s in sizes) + " | epochs to best (mean) |")
+    lines.append("|---|" + "---|" * (len(sizes) + 1))
+    recipes = _recipes(summary)
+    for recipe in recipes:
+        of_recipe = [r for r in main if r["recipe"] == recipe]
+        for method in dict.fromkeys(r["method"] for r in of_recipe):
+            cells = {r["size"]: r for r in of_recipe if r["method"] == method}
+            label = f"{recipe} / **{method}** (best on validation)" if method == best.get(recipe) else f"{recipe} / {method}"
+            values = [_cell(cells[s]) if s in cells else "" for s in sizes]
+            epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
+            lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
+    for recipe in recipes:
+        lines += _gain_lines([r for r in main if r["recipe"] == recipe], recipe, best.get(recipe))
+    lines += _glance_table(main, recipes)
+    lines += _ablation_table(summary, recipes)
     return "\n".join(lines) + "\n"
 
 
-def plot_learning_curve(summary: dict[str, Any], best: str | None, path: Path) -> None:
-    """Test F1 against training size: scratch and the best transfer, with the seed range shaded."""
+def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> list[str]:
+    """One recipe's gain of its best combination over scratch, and transfer at N against scratch at 2N."""
+    if not best:
+        return []
+    scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
+    transfer = [r for r in main if r["method"] == best]
+    gains = [f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}" for r in transfer if r["size"] in scratch]
+    lines = ["", f"Gain of {best} over scratch ({recipe}): " + (", ".join(gains) or "no size with both")]
+    half = [
+        f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) vs scratch at n={2 * int(r['size'])} ({100 * scratch[str(2 * int(r['size']))]:.1f})"
+        for r in transfer
+        if r["size"] != "full" and str(2 * int(r["size"])) in scratch
+    ]
+    if half:
+        lines += ["", f"Transfer at N against scratch at 2N ({recipe}): " + "; ".join(half)]
+    return lines
+
+
+def _glance_table(main: list[dict[str, Any]], recipes: list[str]) -> list[str]:
+    """Per recipe, scratch test F1 at each size: what the recipe itself is worth, transfer aside."""
+    scratch = [r for r in main if r["method"] == "scratch"]
+    if not scratch:
+        return []
+    sizes = sorted({r["size"] for r in scratch}, key=_size_rank)
+    lines = ["", "## Recipes at a glance: scratch test F1 ×100, mean ± std over seeds", ""]
+    lines += ["| recipe | " + " | ".join(f"n={s}" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for recipe in recipes:
+        cells = {r["size"]: r for r in scratch if r["recipe"] == recipe}
+        if cells:
+            lines.append(f"| {recipe} | " + " | ".join(_cell(cells[s]) if s in cells else "" for s in sizes) + " |")
+    return lines
+
+
+def _ablation_table(summary: dict[str, Any], recipes: list[str]) -> list[str]:
+    """The romanisation ablation: a row per input variant, a column per (recipe, method) run with other inputs."""
+    at_size = [r for r in summary["rows"] if r["size"] == str(summary.get("ablation_size"))]
+    # A recipe's ablation methods: those run with other inputs (its transfer method was the best when it ran).
+    columns = [
+        (recipe, method)
+        for recipe in recipes
+        for method in ["scratch", *COMBINATIONS]
+        if any(r["recipe"] == recipe and r["method"] == method and r["inputs"] != DEFAULT_INPUT for r in at_size)
+    ]
+    if not columns:
+        return []
+    lines = ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100, mean ± std over seeds)", ""]
+    lines += ["| inputs | " + " | ".join(f"{recipe} / {method}" for recipe, method in columns) + " |", "|---|" + "---|" * len(columns)]
+    for inputs in INPUT_VARIANTS:
+        cells = {(r["recipe"], r["method"]): r for r in at_size if r["inputs"] == inputs}
+        lines.append(f"| {inputs} | " + " | ".join(_cell(cells[c]) if c in cells else "" for c in columns) + " |")
+    return lines
+
+
+def plot_learning_curve(summary: dict[str, Any], best: Mapping[str, str | None], path: Path) -> None:
+    """Test F1 against training size: scratch and the best transfer of every recipe, with the seed range shaded.
+
+    Colour says the method (grey scratch, blue transfer), line style the recipe.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for method, colour in (("scratch", "tab:grey"), (best, "tab:blue")):
-        points = sorted(
-            (int(r["size"]), r) for r in summary["rows"] if r["method"] == method and r["inputs"] == DEFAULT_INPUT and r["size"] != "full"
-        )
-        if not points:
-            continue
-        sizes = [size for size, _ in points]
-        axes.plot(sizes, [100 * r["test_f1_mean"] for _, r in points], marker="o", color=colour, label=method)
-        axes.fill_between(
-            sizes, [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points], color=colour, alpha=0.2
-        )
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"), ((0, (1, 3)), "P")]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for index, recipe in enumerate(_recipes(summary)):
+        line, marker = styles[index % len(styles)]
+        for method, colour in (("scratch", "tab:grey"), (best.get(recipe), "tab:blue")):
+            points = sorted(
+                (int(r["size"]), r)
+                for r in summary["rows"]
+                if r["recipe"] == recipe and r["method"] == method and r["inputs"] == DEFAULT_INPUT and r["size"] != "full"
+            )
+            if not method or not points:
+                continue
+            sizes = [size for size, _ in points]
+            axes.plot(
+                sizes, [100 * r["test_f1_mean"] for _, r in points], linestyle=line, marker=marker, color=colour,
+                label=f"{recipe}: {method}",
+            )  # fmt: skip
+            low, high = [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points]
+            axes.fill_between(sizes, low, high, color=colour, alpha=0.12)
     axes.set_xscale("log", base=2)
     ticks = sorted({int(r["size"]) for r in summary["rows"] if r["size"] != "full"})
     axes.set_xticks(ticks, [str(size) for size in ticks])
     axes.minorticks_off()
     axes.set_xlabel("Japanese training sentences")
     axes.set_ylabel("test span F1 (×100)")
-    axes.set_title("Stockmark NER: scratch vs transfer (shaded: range over seeds)", fontsize=10)
+    axes.set_title("Stockmark NER: scratch vs transfer per recipe (shaded: range over seeds)", fontsize=10)
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
-        axes.legend()
+        axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -471,9 +673,12 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run the plan's runs (those not yet done) and write the report.
 
-    With `only`, train just the runs of these names (in this order, with the plan's training
-    settings) instead of the plan's. With `report_only`, train nothing. Both then report on every
-    finished run in OUTPUT_DIR/runs, whichever invocations made them: a grid built up in parts.
+    With `only`, train just the runs of these names (in this order, each with its recipe and the
+    plan's other settings) instead of the plan's. With `report_only`, train nothing. Both then
+    report on every finished run in OUTPUT_DIR/runs, whichever invocations made them: a grid
+    built up in parts. `source` is the English model of every recipe (its head must match theirs:
+    a CRF source for CRF recipes); without it each recipe that has transfer runs to train gets
+    its own, pretrained (or kept) in OUTPUT_DIR/english[-RECIPE].
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -483,41 +688,81 @@ def reproduce(
         raise ValueError("reproduce: train the named runs or report only, not both")
     started = time.perf_counter()
     if report_only:
-        source = source or str(output_dir / "english")
         results = collect_results(output_dir)
     else:
         data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
-        context = Context(data=data, source=source or "", output_dir=output_dir, plan=plan, threads=threads)
-        if not source:
-            print("English pretraining on CoNLL-2003 ...", file=sys.stderr)
-            context.source = pretrain_english(context)
-        source = context.source
+        context = Context(data=data, sources={}, output_dir=output_dir, plan=plan, threads=threads)
+        # Only recipes with a transfer run to train need a source (the plan's ablation may add transfer runs later).
+        needed = list(dict.fromkeys(run.recipe for run in selected or plan_runs(plan) if run.method != "scratch"))
+        if source:
+            context.sources = dict.fromkeys(needed, source)
+        elif needed:
+            print(f"English pretraining on CoNLL-2003 (recipes {', '.join(needed)}) ...", file=sys.stderr)
+            context.sources = dict(zip(needed, _map(pretrain_english, needed, context, jobs)))
         if selected:
             print(f"{len(selected)} Japanese runs, as named ...", file=sys.stderr)
             run_all(selected, context, jobs)
             results = collect_results(output_dir)
         else:
             results = run_plan(plan, context, jobs)
-    return write_report(results, plan, source, output_dir, time.perf_counter() - started, threads, jobs)
+    recipes = sorted({_run_record(r).recipe for r in results}, key=lambda recipe: (_recipe_rank(recipe), recipe))
+    sources = {recipe: source or str(source_dir(output_dir, recipe)) for recipe in recipes}
+    return write_report(results, plan, sources, output_dir, time.perf_counter() - started, threads, jobs)
+
+
+def _source_record(path: str) -> dict[str, Any]:
+    """An English source's test F1 and seconds per epoch, from its results.json when it is a local
+    folder of xlner train (a Hub id has none here: None)."""
+    english = Results.load(Path(path) / "results.json") if (Path(path) / "results.json").is_file() else None
+    return {
+        "path": path,
+        "test_f1": english.test.f1 if english and english.test else None,
+        "seconds_per_epoch": english.seconds_per_epoch if english else None,
+    }
+
+
+def _early_stopping_notes(results: list[Results]) -> list[str]:
+    """Per recipe, whether its runs trained without early stopping (patience None or 0, as recorded)."""
+    by_recipe: dict[str, list[Results]] = {}
+    for result in results:
+        by_recipe.setdefault(_run_record(result).recipe, []).append(result)
+    notes = []
+    for recipe in sorted(by_recipe, key=lambda recipe: (_recipe_rank(recipe), recipe)):
+        fixed = [r for r in by_recipe[recipe] if not r.options.get("patience")]
+        if not fixed:
+            continue
+        epochs = ", ".join(str(e) for e in sorted({r.options.get("epochs") for r in fixed}, key=str))
+        share = "every run" if len(fixed) == len(by_recipe[recipe]) else f"{len(fixed)} of {len(by_recipe[recipe])} runs"
+        notes.append(
+            f"Recipe {recipe}: {share} had no early stopping (patience None) and trained its fixed {epochs} epochs: "
+            "unless that is past convergence, a gain there says how much faster transfer learns, not how much better it ends."
+        )
+    return notes
 
 
 def write_report(
-    results: list[Results], plan: Plan, source: str, output_dir: Path, wall_seconds: float, threads: int, jobs: int
+    results: list[Results],
+    plan: Plan,
+    sources: Mapping[str, str],
+    output_dir: Path,
+    wall_seconds: float,
+    threads: int,
+    jobs: int,
 ) -> dict[str, Any]:
-    """OUTPUT_DIR/results.json (the report), results.md (the tables) and learning_curve.png; returns the report."""
+    """OUTPUT_DIR/results.json (the report), results.md (the tables) and learning_curve.png; returns the report.
+
+    `sources`: each reported recipe's English source (a folder or Hub id).
+    """
     summary = summarize(results)
-    best = best_combination(summary)
+    best = best_combinations(summary)
     summary["ablation_size"] = plan.ablation_size
-    # The source's own results.json, when it is a local folder of xlner train (a Hub id has none here).
-    english = Results.load(Path(source) / "results.json") if (Path(source) / "results.json").is_file() else None
+    mismatches = {
+        _run_record(r).name: found for r in results if (found := recipe_mismatches(r, _run_record(r).recipe))
+    }
     report = {
         "plan": asdict(plan),
-        "source": {
-            "path": source,
-            "test_f1": english.test.f1 if english and english.test else None,
-            "seconds_per_epoch": english.seconds_per_epoch if english else None,
-        },
-        "best_combination": best,
+        "sources": {recipe: _source_record(path) for recipe, path in sources.items()},
+        "best_combinations": best,
         "summary": summary,
         "runs": [
             {
@@ -529,6 +774,8 @@ def write_report(
             }
             for r in results
         ],
+        # Finished runs whose recorded options are not their recipe's today (kept: never trained twice).
+        "recipe_mismatches": mismatches,
         "wall_seconds": wall_seconds,
         "run_seconds_sum": sum(_run_record(r).wall_seconds for r in results),  # one process per run
         "threads_per_job": threads,
@@ -536,13 +783,22 @@ def write_report(
     }
     (output_dir / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown_table(summary, best)
-    if plan.patience is None:
-        table += (
-            f"\nEvery run stopped after {plan.epochs} epochs, before convergence: a gain here says how much faster "
-            "transfer learns, not how much better it ends (the full plan trains each run to early stopping).\n"
+    notes = _early_stopping_notes(results)
+    if mismatches:
+        listed = "; ".join(f"{name}: {', '.join(found)}" for name, found in list(mismatches.items())[:10])
+        more = f" and {len(mismatches) - 10} more" if len(mismatches) > 10 else ""
+        notes.append(
+            f"{len(mismatches)} runs were trained with other options than their recipe's today (kept, since their "
+            f"results.json exists; move them away to train them again): {listed}{more}."
         )
-    source_line = f"English source: test F1 {100 * (report['source']['test_f1'] or 0):.1f} ({source})\n\n"
-    (output_dir / "results.md").write_text(source_line + table, encoding="utf-8")
+    table += "".join(f"\n{note}\n" for note in notes)
+    source_lines = [
+        f"English source ({recipe}): test F1 "
+        + (f"{100 * record['test_f1']:.1f}" if record["test_f1"] is not None else "unknown")
+        + f" ({record['path']})"
+        for recipe, record in report["sources"].items()
+    ]
+    (output_dir / "results.md").write_text("\n".join(source_lines) + "\n\n" + table, encoding="utf-8")
     plot_learning_curve(summary, best, output_dir / "learning_curve.png")
     print(table)
     return report

@@ -102,6 +102,9 @@ class RunRecord:
     inputs: str
     name: str
     wall_seconds: float
+    # The recipe (`reproduce.RECIPES`) the run trained with. Files from before recipes load as "best";
+    # `reproduce.recipe_mismatches` tells when their recorded options are not its.
+    recipe: str = "best"
 
 
 @dataclass(kw_only=True)
@@ -118,6 +121,8 @@ class Results:
     best_epoch: int | None
     epochs_trained: int
     seconds_per_epoch: float | None
+    # Wall seconds from the start of training to the end of the best epoch's evaluation (this process's).
+    seconds_to_best_epoch: float | None = None
     learning_curve: list[CurvePoint]
     seed: int
     threads: int
@@ -133,6 +138,9 @@ class Results:
     transfer_options: dict[str, Any] | None = None
     run: RunRecord | None = None
     tag_schemes: dict[str, str] | None = None  # word data: each split's tag scheme as read (converted to IOB2)
+    # Pretrained vectors: name, rows kept, dimensions; per split the share of word tokens in the word
+    # vocabulary, with a vector, and either ("known").
+    vectors: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,7 @@ from tokenization.tokenization_xlner import XLNerTokenizer
 from ..configuration_xlner import XLNerConfig
 from ..modeling_xlner import XLNerForTokenClassification
 from .data import ReadStats, label_list, load_data
+from .features import VectorRows, coverage, load_vector_rows, vector_rows_for
 from .evaluation import EpochMetric, encode_split, headline, score_split, split_ceiling, tagging_pipeline
 from .options import TrainingOptions
 from .results import BoundaryCeiling, CurvePoint, DataCounts, Results, SplitScores, TransferRecord, TypeScores
@@ -32,6 +33,7 @@ from .results import BoundaryCeiling, CurvePoint, DataCounts, Results, SplitScor
 HYPERPARAMETERS = (
     "word_embedding_dim", "bigram_embedding_dim", "shape_embedding_dim", "char_hidden_size",
     "context_hidden_size", "context_num_layers", "dropout", "word_dropout", "word_vocab_size", "bigram_vocab_size",
+    "surface_bigram_vocab_size", "vector_vocab_size", "vector_dim", "pos_vocab_size", "use_crf",
 )  # fmt: skip
 
 
@@ -103,11 +105,18 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class EpochTimer(TrainerCallback):
-    """Wall-clock seconds of each training epoch (evaluation excluded)."""
+    """Wall-clock seconds of each training epoch (evaluation excluded), and since training began at each evaluation."""
 
     def __init__(self):
         self.seconds: list[float] = []
-        self._start = 0.0
+        self.evaluated_at: dict[int, float] = {}  # epoch -> seconds since `on_train_begin`
+        self._start = self._train_start = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._train_start = time.perf_counter()
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.evaluated_at[round(state.epoch or 0)] = time.perf_counter() - self._train_start
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
@@ -123,13 +132,23 @@ class EpochTimer(TrainerCallback):
         return sum(timed) / len(timed) if timed else None
 
 
-def build_tokenizer(train: datasets.Dataset, language: str, options: TrainingOptions, **extra) -> XLNerTokenizer:
-    """Vocabularies from the training split."""
+def training_texts(train: datasets.Dataset) -> tuple[list, bool]:
+    """The split's raw texts (span data) or word lists, and whether they are word lists."""
     span_data = "text" in train.column_names
+    return list(train["text"] if span_data else train["tokens"]), not span_data
+
+
+def build_tokenizer(
+    train: datasets.Dataset, language: str, options: TrainingOptions, vector_rows: VectorRows | None = None, **extra
+) -> XLNerTokenizer:
+    """Vocabularies from the training split (and the words of the kept pretrained rows)."""
+    texts, is_split_into_words = training_texts(train)
     return XLNerTokenizer.from_corpus(
-        list(train["text"] if span_data else train["tokens"]),
+        texts,
         language=language,
-        is_split_into_words=not span_data,
+        is_split_into_words=is_split_into_words,
+        part_of_speech=options.part_of_speech and language == "ja" and not is_split_into_words,
+        vector_vocab=vector_rows.vocab if vector_rows is not None else None,
         min_word_frequency=options.min_word_frequency,
         max_words=options.max_words,
         min_bigram_frequency=options.min_bigram_frequency,
@@ -138,13 +157,13 @@ def build_tokenizer(train: datasets.Dataset, language: str, options: TrainingOpt
     )
 
 
-def training_arguments(output_dir: Path, options: TrainingOptions) -> TrainingArguments:
+def training_arguments(output_dir: Path, options: TrainingOptions, train_sentences: int) -> TrainingArguments:
     """Epoch-wise evaluation and checkpoints, the best epoch by validation F1, batches grouped by length."""
     return TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
-        per_device_train_batch_size=options.batch_size,
+        per_device_train_batch_size=options.train_batch_size(train_sentences),
         per_device_eval_batch_size=options.eval_batch_size,
         learning_rate=options.learning_rate,
         lr_scheduler_type=options.lr_scheduler,
@@ -178,6 +197,7 @@ def run_training(
     optimizer_factory: Callable[[XLNerForTokenClassification], torch.optim.Optimizer] | None = None,
     extra_callbacks: Sequence[TrainerCallback] = (),
     transfer_options: dict | None = None,
+    vector_rows: VectorRows | None = None,
 ) -> Results | None:
     """Train `model` with `Trainer`, keep the best epoch by validation F1, save it, write results.json and the card.
 
@@ -192,12 +212,12 @@ def run_training(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     trainer = XLNerTrainer(
         model=model,
-        args=training_arguments(output_dir, options),
+        args=training_arguments(output_dir, options, len(data.train)),
         train_dataset=train_split.features,
         eval_dataset=validation_split.features,
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=EpochMetric(validation_split, model.config),
+        compute_metrics=EpochMetric(validation_split, model),
         callbacks=callbacks,
         optimizers=(optimizer_factory(model) if optimizer_factory else None, None),
     )
@@ -208,6 +228,8 @@ def run_training(
     tokenizer.save_pretrained(output_dir)
     results = _results(trainer, tokenizer, data, (train_split, validation_split), timer, options)
     results.transfer_options = transfer_options
+    if vector_rows is not None:
+        results.vectors = _vector_record(vector_rows, tokenizer, data)
     results.save(output_dir / "results.json")
     write_model_card(output_dir)  # README.md: the folder is a complete Hub repository
     return results
@@ -231,11 +253,12 @@ def _results(trainer: Trainer, tokenizer: XLNerTokenizer, data: TrainingData, sp
         best_epoch=max(curve, key=lambda point: (point.validation_f1, -point.epoch)).epoch if curve else None,
         epochs_trained=len(curve),
         seconds_per_epoch=timer.mean,
+        seconds_to_best_epoch=None,
         learning_curve=curve,
         seed=options.seed,
         threads=torch.get_num_threads(),
         processes=trainer.args.world_size,
-        options=asdict(options),
+        options=asdict(options) | {"batch_size": trainer.args.per_device_train_batch_size},  # the default resolved
         model_config={key: getattr(model.config, key) for key in HYPERPARAMETERS},
         train_file=data.train_file,
         validation_file=data.validation_file,
@@ -243,6 +266,7 @@ def _results(trainer: Trainer, tokenizer: XLNerTokenizer, data: TrainingData, sp
         dropped_overlapping_entities=data.dropped_overlapping_entities,
         transfer=TransferRecord(**model.config.transferred_from) if model.config.transferred_from else None,
     )
+    results.seconds_to_best_epoch = timer.evaluated_at.get(results.best_epoch) if results.best_epoch else None
     schemes = dict(data.tag_schemes)
     if data.test_file is not None:
         test_stats = ReadStats()
@@ -257,6 +281,15 @@ def _results(trainer: Trainer, tokenizer: XLNerTokenizer, data: TrainingData, sp
     results.boundary_ceiling = {name: BoundaryCeiling(**c) for name, c in ceilings.items() if c is not None}
     results.tag_schemes = schemes or None
     return results
+
+
+def _vector_record(rows: VectorRows, tokenizer: XLNerTokenizer, data: TrainingData) -> dict:
+    """What results.json says of the pretrained vectors: which, how many rows, and each split's coverage."""
+    splits = {"train": data.train, "validation": data.validation}
+    if data.test_file is not None:
+        splits["test"] = load_data(data.test_file)
+    record = {"name": rows.name, "rows": len(rows.matrix), "keys": len(rows.vocab), "dim": rows.dim}
+    return record | {name: coverage(tokenizer, *training_texts(split)) for name, split in splits.items()}
 
 
 def _learning_curve(log_history: list[dict], seconds: list[float]) -> list[CurvePoint]:
@@ -310,20 +343,29 @@ def train(
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
     data = read_training_data(train_source, validation_source, test_source, options)
+    vector_rows = None
     if options.resume_from_checkpoint:
         tokenizer, model = load_checkpoint(options.resume_from_checkpoint, language)
     else:
-        tokenizer = build_tokenizer(data.train, language, options)
+        vector_rows = vector_rows_for(options.vectors, language, *training_texts(data.train), options.vector_rows)
+        tokenizer = build_tokenizer(data.train, language, options, vector_rows)
         config = XLNerConfig(
             word_vocab_size=tokenizer.vocab_size,
             bigram_vocab_size=tokenizer.bigram_vocab_size,
+            surface_bigram_vocab_size=tokenizer.surface_bigram_vocab_size,
+            vector_vocab_size=tokenizer.vector_vocab_size,
+            vector_dim=vector_rows.dim if vector_rows is not None else 0,
+            pos_vocab_size=tokenizer.pos_vocab_size,
+            use_crf=options.crf,
             max_bigrams_per_word=tokenizer.max_bigrams_per_word,
             id2label=dict(enumerate(label_list(data.train))),
             language=language,
             **options.model_config,
         )
         model = XLNerForTokenClassification(config)
-    return run_training(model, tokenizer, data, Path(output_dir), options)
+        if vector_rows is not None:
+            load_vector_rows(model, vector_rows)
+    return run_training(model, tokenizer, data, Path(output_dir), options, vector_rows=vector_rows)
 
 
 __all__ = ["TrainingData", "read_training_data", "take_train_samples", "build_tokenizer", "run_training", "train", "load_checkpoint"]

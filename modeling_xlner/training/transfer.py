@@ -20,7 +20,8 @@ from ..transfer_xlner import TransferReport
 from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
-from .trainer import build_tokenizer, read_training_data, run_training
+from .features import VectorRows, load_vector_rows, vector_rows_for
+from .trainer import build_tokenizer, read_training_data, run_training, training_texts
 
 
 def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
@@ -37,6 +38,9 @@ def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer
         max_bigrams_per_word=tokenizer.max_bigrams_per_word,
         word_vocab=tokenizer.word_to_id,
         bigram_vocab=vocab,
+        surface_bigram_vocab=tokenizer.surface_bigram_to_id or None,
+        pos_vocab=tokenizer.pos_to_id or None,
+        vector_vocab=tokenizer.vector_to_id or None,
     )
 
 
@@ -46,9 +50,11 @@ def build_transferred_model(
     language: str,
     options: TrainingOptions,
     transfer_options: TransferOptions,
-) -> tuple[XLNerForTokenClassification, XLNerTokenizer]:
-    """The target tokenizer (vocabularies from `train_dataset`) and a model with the source's chosen modules."""
-    tokenizer = build_tokenizer(train_dataset, language, options)
+) -> tuple[XLNerForTokenClassification, XLNerTokenizer, VectorRows | None]:
+    """The target tokenizer (vocabularies from `train_dataset`, the target's own pretrained vectors) and a
+    model with the source's chosen modules."""
+    vector_rows = vector_rows_for(options.vectors, language, *training_texts(train_dataset), options.vector_rows)
+    tokenizer = build_tokenizer(train_dataset, language, options, vector_rows)
     if transfer_options.shared_bigrams:
         tokenizer = add_source_bigrams(tokenizer, source)
     model = XLNerForTokenClassification.from_pretrained(
@@ -58,10 +64,14 @@ def build_transferred_model(
         label_map=transfer_options.label_map,
         seed=options.seed,
         id2label=dict(enumerate(label_list(train_dataset))),
+        vector_dim=vector_rows.dim if vector_rows is not None else 0,
+        use_crf=options.crf,
         **options.model_config,
     )
+    if vector_rows is not None:
+        load_vector_rows(model, vector_rows)
     model.train()
-    return model, tokenizer
+    return model, tokenizer, vector_rows
 
 
 class FreezeTransferredCallback(TrainerCallback):
@@ -143,7 +153,7 @@ def transfer(
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
     data = read_training_data(train_source, validation_source, test_source, options)
-    model, tokenizer = build_transferred_model(source, data.train, language, options, transfer_options)
+    model, tokenizer, vector_rows = build_transferred_model(source, data.train, language, options, transfer_options)
     report: TransferReport = model.transfer_report
     callbacks: list[TrainerCallback] = []
     if transfer_options.freeze_transferred_epochs > 0:
@@ -155,6 +165,7 @@ def transfer(
     return run_training(
         model, tokenizer, data, Path(output_dir), options,
         optimizer_factory=optimizer_factory, extra_callbacks=callbacks, transfer_options=training_only,
+        vector_rows=vector_rows,
     )  # fmt: skip
 
 

