@@ -218,3 +218,30 @@ def test_reproduce_overrides_keep_the_plan_unless_given():
     )
     assert parse("--ablation-size", "250") == replace(FULL_PLAN, ablation_size=250)
     assert parse("--no-ablation").ablation_size is None and parse("--ablation-size", "0").ablation_size is None
+    # --epochs / --patience None: each recipe's; given, they override every recipe's.
+    assert (FULL_PLAN.epochs, FULL_PLAN.patience, QUICK_PLAN.epochs, QUICK_PLAN.patience) == (None,) * 4
+    assert parse("--patience", "3") == replace(FULL_PLAN, patience=3)
+
+
+def test_reproduce_recipes_are_comma_separated_and_checked(capsys):
+    from modeling_xlner.training.reproduce import FULL_PLAN, QUICK_PLAN, RECIPES
+
+    parse = lambda *argv: reproduce_plan(build_parser().parse_args(["reproduce", "--output-dir", "o", *argv]))  # noqa: E731
+    assert parse().recipes == ("paper", "best") and parse("--quick").recipes == ("best",)
+    assert parse("--recipes", "paper, no-crf,paper") == replace(FULL_PLAN, recipes=("paper", "no-crf"))
+    assert parse("--quick", "--recipes", "no-pos") == replace(QUICK_PLAN, recipes=("no-pos",))
+    for bad in ("paper,bset", ","):
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(["reproduce", "--output-dir", "o", "--recipes", bad])
+        assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --recipes: unknown recipe 'bset'; recipes: " + ", ".join(RECIPES) in error
+    assert "argument --recipes: no recipe given" in error
+
+
+def test_reproduce_help_lists_the_recipes_one_line_each(capsys):
+    from modeling_xlner.training.reproduce import RECIPE_HELP
+
+    lines = help_output("reproduce", capsys).splitlines()
+    for recipe, text in RECIPE_HELP.items():
+        assert any(line.split() == [recipe, *text.split()] for line in lines), recipe

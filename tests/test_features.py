@@ -1,4 +1,4 @@
-"""The word module's optional inputs end to end: pretrained vectors, UniDic parts of speech, the CRF head.
+"""The optional inputs end to end: pretrained vectors, UniDic parts of speech, Japanese-character bigrams, the CRF head.
 
 Vectors come from a word2vec text file the test writes; expected values are written by hand here.
 """
@@ -110,7 +110,7 @@ def feature_model(tokenizer: XLNerTokenizer, vector_dim: int = 3) -> XLNerForTok
     labels = ["O", "B-人名", "I-人名", "B-地名", "I-地名", "B-施設名", "I-施設名"]
     config = XLNerConfig(
         word_vocab_size=tokenizer.vocab_size, bigram_vocab_size=tokenizer.bigram_vocab_size,
-        vector_vocab_size=tokenizer.vector_vocab_size, vector_dim=vector_dim, pos_vocab_size=tokenizer.pos_vocab_size,
+        surface_bigram_vocab_size=tokenizer.surface_bigram_vocab_size, vector_vocab_size=tokenizer.vector_vocab_size, vector_dim=vector_dim, pos_vocab_size=tokenizer.pos_vocab_size,
         use_crf=True, id2label=dict(enumerate(labels)), language="ja", word_embedding_dim=8, bigram_embedding_dim=6,
         shape_embedding_dim=2, char_hidden_size=5, context_hidden_size=7,
     )  # fmt: skip
@@ -128,7 +128,9 @@ def feature_model(tokenizer: XLNerTokenizer, vector_dim: int = 3) -> XLNerForTok
 def feature_folder(tmp_path) -> Path:
     texts = [text for text, _ in SENTENCES]
     vocab = {"東京": 1, "駅": 2, "京都": 3}
-    tokenizer = XLNerTokenizer.from_corpus(texts, language="ja", part_of_speech=True, vector_vocab=vocab)
+    tokenizer = XLNerTokenizer.from_corpus(
+        texts, language="ja", char_input="romaji+surface", part_of_speech=True, vector_vocab=vocab
+    )
     folder = tmp_path / "model"
     feature_model(tokenizer).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -139,7 +141,7 @@ def test_every_feature_survives_save_and_load(feature_folder):
     tokenizer = XLNerTokenizer.from_pretrained(feature_folder)
     model = XLNerForTokenClassification.from_pretrained(feature_folder)
     inputs = tokenizer(["大谷は京都駅に行った。", "東京"], padding=True, return_tensors="pt")
-    assert set(inputs) == {"input_ids", "char_ids", "shape_ids", "pos_ids", "vector_ids", "attention_mask"}
+    assert set(inputs) == {"input_ids", "char_ids", "surface_char_ids", "shape_ids", "pos_ids", "vector_ids", "attention_mask"}
     assert inputs["vector_ids"][0].tolist()[:4] == [0, 0, 3, 2]  # 大谷 は 京都 駅
     # The same weights built afresh: logits must agree, and the CRF decodes the same paths.
     rebuilt = feature_model(tokenizer)

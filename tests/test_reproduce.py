@@ -369,6 +369,15 @@ def test_plan_epochs_and_patience_override_every_recipe(tmp_path, captured):
     reproduce_module._run_one(Run("scratch", 250, 1, recipe="paper"), context)
     # epochs 5 from the plan; patience None in the plan: the recipe's (10).
     assert (captured[-1]["options"].epochs, captured[-1]["options"].patience) == (5, 10)
+    # --patience 0: no early stopping, whatever the recipe.
+    context.plan = replace(FULL_PLAN, patience=0)
+    reproduce_module._run_one(Run("scratch", 250, 2, recipe="paper"), context)
+    assert captured[-1]["options"].patience is None
+
+
+def test_a_plan_without_combinations_has_a_scratch_only_ablation():
+    runs = plan_runs(replace(FULL_PLAN, combinations=(), full_set_combinations=()))
+    assert {r.method for r in runs} == {"scratch"} and {r.inputs for r in runs} == set(INPUT_VARIANTS)
 
 
 def test_english_source_per_recipe_keeps_the_plans_english_settings(tmp_path, captured):
@@ -390,8 +399,9 @@ def test_an_english_source_of_other_options_is_refused(tmp_path, captured):
     english.mkdir()
     Results.from_dict(_trained(0.85, 0.86) | {"options": asdict(recipe_options("paper"))}).save(english / "results.json")
     context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=FULL_PLAN)
-    with pytest.raises(ValueError, match=r"english: an English source trained with other options than recipe best's \(crf=False"):
+    with pytest.raises(ValueError, match="english: an English source trained with other options than recipe best's") as error:
         reproduce_module.pretrain_english("best", context)
+    assert "crf=False (recipe: True)" in str(error.value) and "move it away (or pass --source)" in str(error.value)
     (tmp_path / "english-paper").mkdir()
     (english / "results.json").rename(tmp_path / "english-paper" / "results.json")
     assert reproduce_module.pretrain_english("paper", context) == str(tmp_path / "english-paper") and not captured
@@ -458,7 +468,9 @@ def test_markdown_report_shows_the_recipes_side_by_side():
     assert "Transfer at N against scratch at 2N (paper): char at n=500 (33.0) vs scratch at n=1000 (36.0)" in lines
     assert "Transfer at N against scratch at 2N (best): char+classifier at n=500 (48.0) vs scratch at n=1000 (46.0)" in lines
     glance = lines[lines.index("## Recipes at a glance: scratch test F1 ×100, mean ± std over seeds") :]
-    assert glance[2:6] == ["| recipe | n=500 | n=1000 |", "|---|---|---|", "| paper | 32.0 ± 2.8 | 36.0 (1 seed) |", "| best | 41.0 ± 1.4 | 46.0 (1 seed) |"]
+    assert glance[2:6] == [
+        "| recipe | n=500 | n=1000 |", "|---|---|---|", "| paper | 32.0 ± 2.8 | 36.0 (1 seed) |", "| best | 41.0 ± 1.4 | 46.0 (1 seed) |",
+    ]  # fmt: skip
     assert "Romanisation ablation" not in table
 
 
@@ -479,26 +491,23 @@ def test_report_lists_sources_per_recipe_and_notes_runs_without_early_stopping(t
         folder.mkdir()
         Results.from_dict(_trained(f1, f1)).save(folder / "results.json")
     results = _two_recipes()
-    results += _typed([_result("scratch", 250, 1, 0.2, 0.2, patience=None, epochs=12)])  # best, no early stopping
+    fixed = _result("scratch", 250, 1, 0.2, 0.2, epochs=12)
+    results += _typed([fixed | {"options": fixed["options"] | {"patience": None}}])  # best, no early stopping
     old = _result("scratch", 250, 1, 0.1, 0.1, recipe="paper", patience=10)
     results += _typed([old | {"options": {k: v for k, v in old["options"].items() if k != "crf"}}])  # from before recipes
     sources = {recipe: str(reproduce_module.source_dir(tmp_path, recipe)) for recipe in ("paper", "best")}
-    with_stopping = {"patience": 10}
-    results = [r for r in results]
     for r in results:  # every other run stopped early, whatever the defaults' patience
         if r.run.name != "scratch__n250__seed1":
-            r.options.update(with_stopping)
+            r.options["patience"] = 10
     report = reproduce_module.write_report(results, FULL_PLAN, sources, tmp_path, 1.0, 1, 1)
     assert report["sources"]["paper"]["test_f1"] == 0.80 and report["sources"]["best"]["test_f1"] == 0.88
     assert report["best_combinations"] == {"paper": "char", "best": "char+classifier"}
-    assert report["recipe_mismatches"] == {"scratch__n250__seed1__paper": ["crf='(not recorded)' (recipe: False)"]} or report[
-        "recipe_mismatches"
-    ] == {"scratch__n250__seed1__paper": ["crf=(not recorded) (recipe: False)"]}
+    assert report["recipe_mismatches"] == {"scratch__n250__seed1__paper": ["crf=(not recorded) (recipe: False)"]}
     markdown = (tmp_path / "results.md").read_text()
     assert markdown.startswith(f"English source (paper): test F1 80.0 ({sources['paper']})\nEnglish source (best): test F1 88.0")
     assert "Recipe best: 1 of 7 runs had no early stopping (patience None) and trained its fixed 12 epochs" in markdown
     assert "Recipe paper:" not in markdown
-    assert "1 runs were trained with other options than their recipe's today" in markdown
+    assert "1 run was trained with other options than its recipe's today" in markdown
     assert "runs stopped" not in markdown and "before convergence" not in markdown
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
 

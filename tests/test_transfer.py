@@ -254,3 +254,55 @@ def test_auto_model_with_remote_code_transfers(english_dir, japanese_tokenizer, 
     assert remote.keys() == local.keys()
     assert all(torch.equal(remote[name], local[name]) for name in local)
     assert (output / "transfer_xlner.py").is_file()  # the transfer code travels with every saved model
+
+
+# ---------------------------------------------------------------------------------- CRF heads and new inputs
+
+
+def test_a_crf_head_transfers_its_label_mapped_transitions(tmp_path):
+    """Transition scores follow the label map on both axes; start and end scores row by row; the rest is fresh."""
+    tokenizer = XLNerTokenizer.from_corpus(EN_TEXTS, language="en")
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size, bigram_vocab_size=tokenizer.bigram_vocab_size,
+        id2label=dict(enumerate(EN_LABELS)), use_crf=True, **SMALL,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    source = XLNerForTokenClassification(config)
+    with torch.no_grad():  # distinct values everywhere: transitions[i, j] = 10 i + j
+        source.head.crf.transitions.copy_(torch.arange(81.0).view(9, 9) + torch.arange(9.0)[:, None])
+        source.head.crf.start_transitions.copy_(torch.arange(9.0) + 100)
+        source.head.crf.end_transitions.copy_(torch.arange(9.0) + 200)
+    source.save_pretrained(tmp_path / "en")
+    tokenizer.save_pretrained(tmp_path / "en")
+    # Target labels: O, B-人名, I-人名, B-病名, I-病名; 人名 → PER by the default map, 病名 (disease) unmapped.
+    target_labels = {0: "O", 1: "B-人名", 2: "I-人名", 3: "B-病名", 4: "I-病名"}
+    model = XLNerForTokenClassification.from_pretrained(
+        tmp_path / "en", transfer_modules="head", id2label=target_labels, use_crf=True, seed=0
+    )
+    source_of = {0: 0, 1: 7, 2: 8}  # target id -> source id: O, B-PER, I-PER (by hand)
+    transitions = model.head.crf.transitions.detach()
+    for i in range(5):
+        for j in range(5):
+            if i in source_of and j in source_of:
+                expected = source.head.crf.transitions[source_of[i], source_of[j]].item()
+                assert transitions[i, j].item() == expected, (i, j)
+            else:
+                assert transitions[i, j].item() == 0.0, (i, j)  # fresh CRF scores start at zero
+    assert model.head.crf.start_transitions.tolist() == [100.0, 107.0, 108.0, 0.0, 0.0]
+    assert model.head.crf.end_transitions.tolist() == [200.0, 207.0, 208.0, 0.0, 0.0]
+    # The constraint is the target's own: I-病名 cannot follow B-人名.
+    assert model.head.crf.decode(torch.zeros(1, 2, 5), torch.ones(1, 2)) != [[1, 4]]
+    with pytest.raises(ValueError, match=r"use_crf \(source True, target False\)"):
+        XLNerForTokenClassification.from_pretrained(
+            tmp_path / "en", transfer_modules="head", id2label=target_labels, use_crf=False, seed=0
+        )
+
+
+def test_char_transfer_leaves_a_target_only_channel_fresh(english_dir, english):
+    """An English source has no Japanese-character channel: `char` copies the romaji part, the channel stays fresh."""
+    tokenizer = XLNerTokenizer.from_corpus(JA_TEXTS, language="ja", char_input="romaji+surface")
+    model = transfer(english_dir, "char", tokenizer, seed=0)
+    source = english[0]
+    assert model.xlner.char.surface_lstm is not None
+    assert torch.equal(model.xlner.char.lstm.weight_hh_l0, source.xlner.char.lstm.weight_hh_l0)
+    assert not any(name.startswith("xlner.char.surface") for name in model.transfer_report.copied_rows)

@@ -155,7 +155,7 @@ class Plan:
 
 
 # The English source as before recipes: 40 epochs at most, patience 5, whatever the recipe's Japanese schedule.
-FULL_PLAN = Plan(english_epochs=40, english_patience=5)
+FULL_PLAN = Plan()  # every run, English included, on its recipe's schedule
 # Small: one recipe, two sizes, one seed, one combination, no input ablation. Every run trains to
 # the recipe's early stopping, so that the gain it shows is one at convergence.
 QUICK_PLAN = Plan(
@@ -207,15 +207,16 @@ class Run:
             run = cls(method, None if size == "full" else int(size), seed, inputs, recipe)
         except (IndexError, ValueError):
             run = None
-        if run is None or len(parts) > 4 or run.method not in ("scratch", *COMBINATIONS) or run.inputs not in INPUT_VARIANTS or run.name != name:
+        valid = run is not None and len(parts) <= 4 and run.method in ("scratch", *COMBINATIONS)
+        if not valid or run.inputs not in INPUT_VARIANTS or run.name != name:
             # A last part that is no input variant (those start with "char-") was meant as a recipe.
             unknown = f"unknown recipe {parts[-1]!r}; " if len(parts) > 3 and not parts[-1].startswith("char-") else ""
             others = [recipe for recipe in RECIPES if recipe != DEFAULT_RECIPE]
+            inputs = [_encode_inputs(variant) for variant in INPUT_VARIANTS if variant != DEFAULT_INPUT]
             raise ValueError(
                 f"run name {name!r}: {unknown}expected METHOD__nSIZE__seedN[__INPUTS][__RECIPE], METHOD scratch or one of "
-                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of "
-                f"{', '.join(_encode_inputs(i) for i in INPUT_VARIANTS if i != DEFAULT_INPUT)} (none: {_encode_inputs(DEFAULT_INPUT)}), "
-                f"RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}) "
+                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of {', '.join(inputs)} "
+                f"(none: {_encode_inputs(DEFAULT_INPUT)}), RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}) "
                 "(e.g. char+classifier__n500__seed1, scratch__n500__seed1__paper)"
             )
         return run
@@ -311,13 +312,14 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
         if plan.full_set_combinations:
             runs += [Run(method, None, seed, recipe=recipe) for seed in plan.seeds for method in full]
         if plan.ablation_size:
-            transfer_method = chosen or plan.combinations[0]
+            # Scratch and the best transfer (before it is known: the first combination; none without combinations).
+            transfer = [chosen or plan.combinations[0]] if chosen or plan.combinations else []
             runs += [
                 Run(method, plan.ablation_size, seed, inputs, recipe)
                 for inputs in INPUT_VARIANTS
                 if inputs != DEFAULT_INPUT or plan.ablation_size not in plan.sizes
                 for seed in plan.seeds
-                for method in ("scratch", transfer_method)
+                for method in ("scratch", *transfer)
             ]
     return list(dict.fromkeys(runs))
 
@@ -333,7 +335,9 @@ def _run_one(run: Run, context: Context) -> Results:
     if done.exists():
         results = Results.load(done)
         if mismatches := recipe_mismatches(results, run.recipe):
-            logger.warning("%s: kept, but trained with other options than recipe %s's: %s", done, run.recipe, ", ".join(mismatches))
+            logger.warning(
+                "%s: kept, but trained with other options than recipe %s's: %s", done, run.recipe, ", ".join(mismatches)
+            )
         return results
     char_input, word_input = INPUT_VARIANTS[run.inputs]
     plan = context.plan
@@ -571,10 +575,12 @@ def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> li
     transfer = [r for r in main if r["method"] == best]
     gains = [f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}" for r in transfer if r["size"] in scratch]
     lines = ["", f"Gain of {best} over scratch ({recipe}): " + (", ".join(gains) or "no size with both")]
+    doubled = {r["size"]: str(2 * int(r["size"])) for r in transfer if r["size"] != "full"}
     half = [
-        f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) vs scratch at n={2 * int(r['size'])} ({100 * scratch[str(2 * int(r['size']))]:.1f})"
+        f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) "
+        f"vs scratch at n={doubled[r['size']]} ({100 * scratch[doubled[r['size']]]:.1f})"
         for r in transfer
-        if r["size"] != "full" and str(2 * int(r["size"])) in scratch
+        if doubled.get(r["size"]) in scratch
     ]
     if half:
         lines += ["", f"Transfer at N against scratch at 2N ({recipe}): " + "; ".join(half)]
@@ -609,7 +615,8 @@ def _ablation_table(summary: dict[str, Any], recipes: list[str]) -> list[str]:
     if not columns:
         return []
     lines = ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100, mean ± std over seeds)", ""]
-    lines += ["| inputs | " + " | ".join(f"{recipe} / {method}" for recipe, method in columns) + " |", "|---|" + "---|" * len(columns)]
+    lines.append("| inputs | " + " | ".join(f"{recipe} / {method}" for recipe, method in columns) + " |")
+    lines.append("|---|" + "---|" * len(columns))
     for inputs in INPUT_VARIANTS:
         cells = {(r["recipe"], r["method"]): r for r in at_size if r["inputs"] == inputs}
         lines.append(f"| {inputs} | " + " | ".join(_cell(cells[c]) if c in cells else "" for c in columns) + " |")
@@ -692,7 +699,7 @@ def reproduce(
     else:
         data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
         context = Context(data=data, sources={}, output_dir=output_dir, plan=plan, threads=threads)
-        # Only recipes with a transfer run to train need a source (the plan's ablation may add transfer runs later).
+        # Only recipes with a transfer run to train need a source (the best combination, not known yet, changes no recipe's).
         needed = list(dict.fromkeys(run.recipe for run in selected or plan_runs(plan) if run.method != "scratch"))
         if source:
             context.sources = dict.fromkeys(needed, source)
@@ -787,9 +794,11 @@ def write_report(
     if mismatches:
         listed = "; ".join(f"{name}: {', '.join(found)}" for name, found in list(mismatches.items())[:10])
         more = f" and {len(mismatches) - 10} more" if len(mismatches) > 10 else ""
+        were = "1 run was" if len(mismatches) == 1 else f"{len(mismatches)} runs were"
+        their = "its" if len(mismatches) == 1 else "their"
         notes.append(
-            f"{len(mismatches)} runs were trained with other options than their recipe's today (kept, since their "
-            f"results.json exists; move them away to train them again): {listed}{more}."
+            f"{were} trained with other options than {their} recipe's today (kept, since a run with a results.json is never trained again; "
+            f"move it away to train it again): {listed}{more}."
         )
     table += "".join(f"\n{note}\n" for note in notes)
     source_lines = [
