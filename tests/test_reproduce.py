@@ -381,12 +381,12 @@ def test_a_plan_without_combinations_has_a_scratch_only_ablation():
 
 
 def test_english_source_per_recipe_keeps_the_plans_english_settings(tmp_path, captured):
-    context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=FULL_PLAN)
+    context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=replace(FULL_PLAN, english_epochs=40, english_patience=5))
     assert reproduce_module.pretrain_english("paper", context) == str(tmp_path / "english-paper")
     assert reproduce_module.pretrain_english("best", context) == str(tmp_path / "english")
     paper, best = captured[0]["options"], captured[1]["options"]
     assert captured[0]["language"] == "en" and (paper.crf, paper.vectors, paper.batch_size) == (False, None, 32)
-    assert (paper.epochs, paper.patience) == (best.epochs, best.patience) == (40, 5)  # FULL_PLAN's english_* settings
+    assert (paper.epochs, paper.patience) == (best.epochs, best.patience) == (40, 5)  # the plan's english_* settings
     assert best == TrainingOptions(epochs=40, patience=5, seed=1, threads=1)
     quick = Context(data={"en": FILES}, sources={}, output_dir=tmp_path / "quick", plan=QUICK_PLAN)
     reproduce_module.pretrain_english("paper", quick)

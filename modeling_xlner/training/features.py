@@ -37,7 +37,9 @@ class VectorRows:
 
 
 def resolve_vectors(source: str | None, language: str) -> str | None:
-    """The vectors a run uses: `source` as given, None for none, or for "auto" the language's default if installed."""
+    """The vectors a run uses: `source` as given, None (or "none") for none, or for "auto" the language's default if installed."""
+    if source is None or source.lower() == "none":
+        return None
     if source != "auto":
         return source
     name, package = DEFAULT_VECTORS.get(language, (None, None))

@@ -78,12 +78,12 @@ class TrainingOptions:
             self.threads = None
         if self.patience == 0:
             self.patience = None
+        if self.vectors is not None and self.vectors.lower() == "none":
+            self.vectors = None
 
     def train_batch_size(self, train_sentences: int) -> int:
         """`batch_size`, or the default for this many training sentences."""
         return self.batch_size or min(32, max(8, train_sentences // 60))
-        if self.vectors is not None and self.vectors.lower() == "none":
-            self.vectors = None
 
 
 @dataclass
