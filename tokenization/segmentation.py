@@ -125,7 +125,7 @@ def split_english(text: str) -> list[Word]:
 
 
 def _unidic_pos_and_lemma(feature_raw: str) -> tuple[str, str | None]:
-    """UniDic's part of speech and lemma from MeCab's raw feature string.
+    """UniDic's part of speech and lemma from MeCab's raw feature string (the lemma None when there is none).
 
     "名詞,普通名詞,一般,*,*,*,ページ,ページ-page,..." → ("名詞-普通名詞-一般", "ページ"): the lemma without
     UniDic's "-<origin>" suffix (how pretrained vectors spell dictionary forms, e.g. 有る for あっ).
@@ -148,6 +148,7 @@ class JapaneseSegmenter:
         self._tagger = None
         self._kakasi = None
         self._romaji_cache: dict[str, str] = {}
+        self._feature_cache: dict[str, tuple[str, str | None]] = {}
 
     def __getstate__(self) -> dict:
         return {"max_cache_size": self.max_cache_size}
@@ -168,23 +169,53 @@ class JapaneseSegmenter:
 
         `readings=False` leaves every reading None and skips parsing UniDic's features, which
         costs more than the segmentation itself; surfaces and offsets are the same. `pos=False`
-        leaves every part of speech and lemma None (they are read off the raw feature string, which is cheap).
+        leaves every part of speech and lemma None.
         """
         normalized, starts, ends = normalize_with_offsets(text)
+        if readings:
+            analysed = ((n.surface, getattr(n.feature, "kana", None), *self._pos_and_lemma(n)) for n in self.tagger(normalized))
+        elif pos:
+            analysed = self._parsed(normalized)
+        else:
+            analysed = ((node.surface, None, None, None) for node in self.tagger(normalized))
         pieces = []
         position = 0
         find = normalized.find
-        for node in self.tagger(normalized):
-            surface = node.surface
+        for surface, kana, tag, lemma in analysed:
             position = find(surface, position)  # skips the whitespace MeCab dropped
             if position < 0:  # never expected from MeCab; refuse rather than guess offsets
                 raise RuntimeError(f"MeCab returned {surface!r}, which is not in the text {normalized!r}")
-            kana = getattr(node.feature, "kana", None) if readings else None
-            tag, lemma = _unidic_pos_and_lemma(node.feature_raw) if pos else (None, None)
             pieces.append((surface, position, position + len(surface), kana if kana and kana != "*" else None, tag, lemma))
             position += len(surface)
         return _words_from_normalized(pieces, starts, ends)
 
+    def _parsed(self, normalized: str) -> list[tuple[str, None, str, str | None]]:
+        """(surface, None, part of speech, lemma) of each word from MeCab's text output, one string per text:
+        several times cheaper than reading each node's features from Python.
+
+        unidic-lite's output lines are "surface, pronunciation, kana, lemma, pos-joined-by-hyphens, ..." (its
+        dicrc); a line of another shape (another dictionary) is read through the nodes instead.
+        """
+        words = []
+        for line in self.tagger.parse(normalized).split("\n"):
+            fields = line.split("\t", 5)
+            if len(fields) < 5:
+                if line in ("EOS", ""):
+                    continue
+                return [(n.surface, None, *self._pos_and_lemma(n)) for n in self.tagger(normalized)]
+            lemma = fields[3].split("-", 1)[0] if fields[3] not in ("", "*") else None
+            words.append((fields[0], None, fields[4], lemma if lemma and lemma != fields[0] else None))
+        return words
+
+    def _pos_and_lemma(self, node) -> tuple[str, str | None]:
+        """`_unidic_pos_and_lemma` of a node's features (cached per feature string); no lemma when it is the surface."""
+        features = node.feature_raw
+        found = self._feature_cache.get(features)
+        if found is None:
+            if len(self._feature_cache) >= self.max_cache_size:
+                self._feature_cache.clear()
+            found = self._feature_cache[features] = _unidic_pos_and_lemma(features)
+        return found if found[1] != node.surface else (found[0], None)
     def romanize(self, text: str) -> str:
         """Lowercase Hepburn romaji of `text` (kana, kanji or Latin), cached per distinct string."""
         romaji = self._romaji_cache.get(text)
