@@ -60,9 +60,10 @@ class PushError(RuntimeError):
 
 
 def _tokenizer_files() -> list[str]:
+    """The files every saved tokenizer has (the vocabularies of optional inputs are there only when used)."""
     from tokenization.tokenization_xlner import VOCAB_FILES_NAMES
 
-    return ["tokenizer_config.json", *sorted(VOCAB_FILES_NAMES.values())]
+    return ["tokenizer_config.json", VOCAB_FILES_NAMES["word_vocab_file"], VOCAB_FILES_NAMES["bigram_vocab_file"]]
 
 
 def _missing(model_dir: Path, present: set[str], tokenizer: bool) -> list[str]:

@@ -39,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "xlner-test/tiny-ja"
 REMOTE_CODE = {
     "configuration_xlner.py", "modeling_xlner.py", "transfer_xlner.py", "pipeline_xlner.py",
-    "tokenization_xlner.py", "segmentation.py", "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py",
+    "tokenization_xlner.py", "segmentation.py", "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py", "crf_xlner.py",
 }  # fmt: skip
 MODEL_FILES = {"config.json", "model.safetensors", "tokenizer_config.json", "word_vocab.json", "bigram_vocab.json"}
 SMALL = dict(
@@ -594,7 +594,7 @@ def test_model_push_to_hub_carries_code_and_generated_card(tiny_ja, fake_hub, mo
     assert set(upload["files"]) == {
         "config.json", "model.safetensors", "README.md",
         "configuration_xlner.py", "modeling_xlner.py", "transfer_xlner.py", "pipeline_xlner.py",
-        "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py",
+        "decoding_xlner.py", "loading_xlner.py", "lstm_xlner.py", "crf_xlner.py",
     }  # fmt: skip
     assert upload["files"]["modeling_xlner.py"] == Path(sys.modules[type(model).__module__].__file__).read_bytes()
     card = ModelCard(upload["files"]["README.md"].decode("utf-8"))

@@ -436,9 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     train_parser = commands.add_parser(
-        "train", help="train a tagger from scratch", description=TRAIN_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        "train", help="train a tagger from scratch", description=TRAIN_DESCRIPTION
+    )
     _add_training_arguments(train_parser)
     train_parser.set_defaults(run=train_command)
 

@@ -5,6 +5,7 @@ transfer_xlner.py), which returns one `TransferReport`. What stays here is train
 vocabularies, and the options that read the report (freezing copied values, their learning rate).
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -16,12 +17,15 @@ from transformers import TrainerCallback, set_seed
 from tokenization.tokenization_xlner import XLNerTokenizer
 
 from ..modeling_xlner import XLNerForTokenClassification
-from ..transfer_xlner import TransferReport
+from ..configuration_xlner import XLNerConfig
+from ..transfer_xlner import TransferReport, resolve_modules
 from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
 from .features import VectorRows, load_vector_rows, vector_rows_for
 from .trainer import build_tokenizer, read_training_data, run_training, training_texts
+
+logger = logging.getLogger(__name__)
 
 
 def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
@@ -65,13 +69,24 @@ def build_transferred_model(
         seed=options.seed,
         id2label=dict(enumerate(label_list(train_dataset))),
         vector_dim=vector_rows.dim if vector_rows is not None else 0,
-        use_crf=options.crf,
+        use_crf=head_kind(source, transfer_options.modules, options.crf),
         **options.model_config,
     )
     if vector_rows is not None:
         load_vector_rows(model, vector_rows)
     model.train()
     return model, tokenizer, vector_rows
+
+
+def head_kind(source: str, modules, crf: bool) -> bool:
+    """Whether the target's head is a CRF: as asked, or as the source's when the head is transferred
+    (a softmax head has no transitions to copy, a CRF head's would be dropped)."""
+    if "head" not in resolve_modules(modules):
+        return crf
+    source_crf = XLNerConfig.from_pretrained(source).use_crf
+    if source_crf != crf:
+        logger.warning("The transferred head %s a CRF: so has the target's (the crf option is not used)", "has" if source_crf else "has no")
+    return source_crf
 
 
 class FreezeTransferredCallback(TrainerCallback):
@@ -170,5 +185,5 @@ def transfer(
 
 
 __all__ = [
-    "add_source_bigrams", "build_transferred_model", "FreezeTransferredCallback", "scaled_lr_optimizer_factory", "transfer",
+    "add_source_bigrams", "build_transferred_model", "head_kind", "FreezeTransferredCallback", "scaled_lr_optimizer_factory", "transfer",
 ]  # fmt: skip
