@@ -66,9 +66,9 @@ def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
     assert {(r.method, r.size, r.seed, r.inputs, r.recipe) for r in runs} == {
         (method, size, 1, DEFAULT_INPUT, "best") for method in ("scratch", "char+classifier") for size in (250, 500)
     }
-    # None: the recipe's epochs and patience, English source included.
-    assert (QUICK_PLAN.epochs, QUICK_PLAN.patience, QUICK_PLAN.english_epochs, QUICK_PLAN.english_patience) == (None,) * 4
-    assert QUICK_PLAN.english_train_samples == 3000
+    # None: the recipe's epochs and patience (early stopping); the English source is cut to 10 epochs.
+    assert (QUICK_PLAN.epochs, QUICK_PLAN.patience, QUICK_PLAN.english_epochs, QUICK_PLAN.english_patience) == (None, None, 10, None)
+    assert QUICK_PLAN.english_train_samples == 1500
 
 
 def test_recipes_are_training_options_overrides():
@@ -388,7 +388,7 @@ def test_english_source_per_recipe_keeps_the_plans_english_settings(tmp_path, ca
     assert captured[0]["language"] == "en" and (paper.crf, paper.vectors, paper.batch_size) == (False, None, 32)
     assert (paper.epochs, paper.patience) == (best.epochs, best.patience) == (40, 5)  # the plan's english_* settings
     assert best == TrainingOptions(epochs=40, patience=5, seed=1, threads=1)
-    quick = Context(data={"en": FILES}, sources={}, output_dir=tmp_path / "quick", plan=QUICK_PLAN)
+    quick = Context(data={"en": FILES}, sources={}, output_dir=tmp_path / "quick", plan=replace(QUICK_PLAN, english_epochs=None))
     reproduce_module.pretrain_english("paper", quick)
     assert (captured[2]["options"].epochs, captured[2]["options"].patience) == (80, 10)  # None: the recipe's
 
