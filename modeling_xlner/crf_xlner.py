@@ -91,18 +91,5 @@ class XLNerCRF(nn.Module):
             self.end_transitions,
         )
 
-    @torch.no_grad()
-    def copy_label_rows(self, source: "XLNerCRF", target_to_source: Mapping[int, int]) -> int:
-        """Copy the scores between labels mapped to `source`'s labels (target id → source id); returns how many values."""
-        if not target_to_source:
-            return 0
-        target = torch.tensor(list(target_to_source), device=self.transitions.device)
-        origin = torch.tensor(list(target_to_source.values()), device=source.transitions.device)
-        to_target = dict(device=self.transitions.device, dtype=self.transitions.dtype)
-        self.transitions[target[:, None], target] = source.transitions[origin[:, None], origin].to(**to_target)
-        self.start_transitions[target] = source.start_transitions[origin].to(**to_target)
-        self.end_transitions[target] = source.end_transitions[origin].to(**to_target)
-        return len(target) ** 2 + 2 * len(target)
-
 
 __all__ = ["XLNerCRF"]

@@ -185,36 +185,3 @@ def test_half_precision_emissions(dtype):
     assert emissions.grad.dtype == dtype and torch.isfinite(emissions.grad.float()).all()
     assert crf.decode(emissions, mask) == [brute_force_best(crf, rounded[row], n) for row, n in enumerate([4, 2])]
 
-
-def test_copy_label_rows_by_hand():
-    source = XLNerCRF({0: "O", 1: "B-PER", 2: "I-PER"})
-    target = XLNerCRF(ID2LABEL)  # O, B-PER, I-PER, B-LOC, I-LOC
-    with torch.no_grad():
-        source.transitions.copy_(torch.arange(9.0).view(3, 3))
-        source.start_transitions.copy_(torch.tensor([10.0, 11.0, 12.0]))
-        source.end_transitions.copy_(torch.tensor([20.0, 21.0, 22.0]))
-        for parameter in target.parameters():
-            parameter.fill_(-1.0)
-    assert target.copy_label_rows(source, {}) == 0
-    assert all((parameter == -1).all() for parameter in target.parameters())
-    # Target O ← source O, target B-PER ← source B-PER, target I-PER ← source I-PER; LOC stays as it was.
-    assert target.copy_label_rows(source, {0: 0, 1: 1, 2: 2}) == 15
-    x = -1.0
-    expected = torch.tensor([
-        [0, 1, 2, x, x],
-        [3, 4, 5, x, x],
-        [6, 7, 8, x, x],
-        [x, x, x, x, x],
-        [x, x, x, x, x],
-    ])  # fmt: skip
-    assert torch.equal(target.transitions.detach(), expected)
-    assert torch.equal(target.start_transitions.detach(), torch.tensor([10.0, 11.0, 12.0, x, x]))
-    assert torch.equal(target.end_transitions.detach(), torch.tensor([20.0, 21.0, 22.0, x, x]))
-    # A mapping out of order (target LOC labels ← source PER ones).
-    assert target.copy_label_rows(source, {4: 2, 3: 1}) == 8
-    assert target.transitions[3].tolist() == [x, x, x, 4.0, 5.0] and target.transitions[4].tolist() == [x, x, x, 7.0, 8.0]
-    assert torch.equal(target.transitions[:3].detach(), expected[:3])  # the first copy kept, PER ↔ LOC untouched
-    assert target.transitions[3:, :3].tolist() == [[x, x, x], [x, x, x]]
-    assert target.start_transitions.tolist() == [10.0, 11.0, 12.0, 11.0, 12.0]
-    assert target.end_transitions.tolist() == [20.0, 21.0, 22.0, 21.0, 22.0]
-    assert torch.equal(target.start_constraint, torch.tensor([0.0, 0.0, float("-inf"), 0.0, float("-inf")]))
