@@ -112,14 +112,17 @@ def recipe_mismatches(result: Results, recipe: str) -> list[str]:
     (no `crf` recorded, ...) or from before the defaults changed differs; it is kept all the same,
     because a run with a results.json is never trained again.
     """
-    expected = asdict(recipe_options(recipe))
+    options = recipe_options(recipe)
+    expected = asdict(options)
+    # results.json records the batch size the default (None) resolved to for the run's training size.
+    resolved = {"batch_size": options.train_batch_size(result.data.train_sentences)}
     names = sorted({name for overrides in RECIPES.values() for name in overrides} - set(SCHEDULE_LENGTH))
     missing = object()
     return [
         f"{name}={'(not recorded)' if result.options.get(name, missing) is missing else repr(result.options[name])} "
         f"(recipe: {expected[name]!r})"
         for name in names
-        if result.options.get(name, missing) != expected[name]
+        if result.options.get(name, missing) not in (expected[name], resolved.get(name, expected[name]))
     ]
 
 
