@@ -90,7 +90,7 @@ def test_auto_vectors_without_the_package(monkeypatch, caplog):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ja_ginza" else real(name, *a))
     assert resolve_vectors("auto", "ja") is None
     assert "xlner[vectors]" in caplog.text and "ja_ginza" in caplog.text
-    assert resolve_vectors("none" and None, "ja") is None
+    assert resolve_vectors("none", "ja") is None and resolve_vectors(None, "ja") is None
 
 
 def test_named_vectors_without_the_package_name_it(monkeypatch):
