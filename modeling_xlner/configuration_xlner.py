@@ -1,12 +1,68 @@
-"""XLNer model configuration."""
+"""XLNer model configuration, with the version of its format and the migrations from older versions."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+
+logger = logging.getLogger(__name__)
 
 # The four parts of the model that can be moved from one language to another. Every
 # place that talks about transfer (submodule names, CLI flags, results.json, model card)
 # uses exactly these words.
 TRANSFERABLE_MODULES = ("word", "char", "context", "head")
+
+# The version of the config format this code writes. Bump it, and add a `MIGRATIONS` entry from the
+# previous version, when a field is renamed or removed, or when older code would misread new configs.
+# Adding a field whose default keeps old models' behaviour needs no bump (configs without it load).
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How the fields of a config of one format version become those of the next.
+
+    `renamed`: old field name → new name (the value moves). `removed`: fields dropped, each with a
+    logged warning (their value no longer means anything to the model).
+    """
+
+    renamed: dict[str, str] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+
+
+# MIGRATIONS[v]: from format version v to v + 1. Version 1 is the format before versions were recorded.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate_fields(version: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` (the config's keys that are not fields of this code) migrated from `version` to `FORMAT_VERSION`.
+
+    Raises ValueError for a version newer than this code, which cannot know what the config means.
+    """
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"XLNerConfig: format_version must be an integer >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"This model's config has format_version {version}, newer than this xlner reads (at most "
+            f"{FORMAT_VERSION}): upgrade xlner (pip install -U xlner), or load the model with "
+            "trust_remote_code=True to run the code saved with it."
+        )
+    fields = dict(fields)
+    for step in range(version, FORMAT_VERSION):
+        migration = MIGRATIONS.get(step, Migration())
+        for old, new in migration.renamed.items():
+            if old in fields:
+                logger.info("XLNerConfig: field %r of format version %d is now %r", old, step, new)
+                fields[new] = fields.pop(old)
+        for name in migration.removed:
+            if name in fields:
+                logger.warning(
+                    "XLNerConfig: field %r (value %r) was removed in format version %d; ignored",
+                    name, fields.pop(name), step + 1,
+                )  # fmt: skip
+    return fields
 
 
 @strict
@@ -80,6 +136,11 @@ class XLNerConfig(PreTrainedConfig):
             Id of the padding word (and of the padding bigram).
         unk_token_id (`int`, *optional*, defaults to 1):
             Id of the unknown word, used by word dropout.
+        format_version (`int`, *optional*):
+            Version of the config format the fields were written in; not given: 1, the format of configs
+            saved before versions were recorded. Fields of an older version are migrated (see `MIGRATIONS`), a
+            newer version than this code's `FORMAT_VERSION` is an error, and the config then holds (and
+            saves) `FORMAT_VERSION`.
 
     Example:
 
@@ -115,8 +176,15 @@ class XLNerConfig(PreTrainedConfig):
     initializer_range: float = 0.1
     pad_token_id: int | None = 0
     unk_token_id: int | None = 1
+    format_version: int | None = None
 
     def __post_init__(self, **kwargs):
+        # Keys that are not fields of this code reach here: those of older versions are migrated first.
+        migrated = migrate_fields(1 if self.format_version is None else self.format_version, kwargs)
+        kwargs = {key: value for key, value in migrated.items() if key not in self.__dataclass_fields__}
+        for key in migrated.keys() - kwargs.keys():  # renamed onto a field of this code
+            setattr(self, key, migrated[key])
+        self.format_version = FORMAT_VERSION
         if bool(self.vector_vocab_size) != bool(self.vector_dim):
             raise ValueError("vector_vocab_size and vector_dim go together: both 0 (no vectors) or both set")
         # Callers usually give only `id2label`; derive the inverse so both are always saved.
@@ -124,4 +192,5 @@ class XLNerConfig(PreTrainedConfig):
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
         super().__post_init__(**kwargs)
 
-__all__ = ["XLNerConfig", "TRANSFERABLE_MODULES"]
+
+__all__ = ["XLNerConfig", "TRANSFERABLE_MODULES", "FORMAT_VERSION", "MIGRATIONS", "Migration", "migrate_fields"]

@@ -23,7 +23,7 @@ from .decoding_xlner import bio_transition_scores, decode
 from .loading_xlner import check_weights_files, own_weight_copies
 from .lstm_xlner import XLNerLSTM, unique_rows
 from .transfer_xlner import (
-    check_source_weights, check_transfer, copy_modules, read_label_map, resolve_modules, split_transfer_kwargs,
+    check_source_weights, check_transfer, copy_modules, read_label_map, read_word_space_map, resolve_modules, split_transfer_kwargs,
     transfer_config, transfer_tokenizers,
 )  # fmt: skip
 
@@ -50,6 +50,25 @@ class XLNerWordEmbeddings(nn.Module):
         self.word_dropout = config.word_dropout
         self.pad_token_id = config.pad_token_id
         self.unk_token_id = config.unk_token_id
+        self._projected_vectors = self._projected_key = None  # inference cache, not state (see `projected_vectors`)
+
+    def projected_vectors(self) -> torch.Tensor:
+        """The projection of the whole fixed table, computed once per version of the weights.
+
+        Without gradients every batch would project the same rows again: a table of
+        `word_embedding_dim` columns makes the lookup narrower and drops the matmul. In-place updates,
+        `load_state_dict` and `.to()` change the key; fused optimizers update without bumping a tensor's
+        version, so `train()` (which `Trainer` calls before every step) also drops the cache.
+        """
+        weight = self.vector_projection.weight
+        key = (weight.data_ptr(), weight._version, self.vectors.data_ptr(), self.vectors._version, weight.dtype, weight.device)
+        if self._projected_key != key:
+            self._projected_vectors, self._projected_key = self.vector_projection(self.vectors), key
+        return self._projected_vectors
+
+    def train(self, mode: bool = True) -> "XLNerWordEmbeddings":
+        self._projected_vectors = self._projected_key = None
+        return super().train(mode)
 
     def forward(
         self, input_ids: torch.LongTensor, pos_ids: torch.LongTensor | None = None, vector_ids: torch.LongTensor | None = None
@@ -64,8 +83,10 @@ class XLNerWordEmbeddings(nn.Module):
         for needed, ids, name in ((self.vectors, vector_ids, "vector_ids"), (self.pos_embeddings, pos_ids, "pos_ids")):
             if needed is not None and ids is None:
                 raise ValueError(f"This model's word module needs the tokenizer's `{name}`.")
-        if self.vectors is not None:
+        if self.vectors is not None and torch.is_grad_enabled():
             embeddings = embeddings + self.vector_projection(nn.functional.embedding(vector_ids, self.vectors))
+        elif self.vectors is not None:
+            embeddings = embeddings + nn.functional.embedding(vector_ids, self.projected_vectors())
         if self.pos_embeddings is not None:
             embeddings = embeddings + self.pos_embeddings(pos_ids)
         return embeddings
@@ -170,7 +191,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
     @classmethod
     def from_pretrained(
         cls, pretrained_model_name_or_path, *model_args, transfer_modules=None, tokenizer=None, label_map=None,
-        seed: int | None = None, **kwargs,
+        word_space_map=None, seed: int | None = None, **kwargs,
     ):  # fmt: skip
         r"""
         Load a saved model, or (with `transfer_modules`) build a new one from some of its modules.
@@ -186,6 +207,10 @@ class XLNerPreTrainedModel(PreTrainedModel):
         label_map (`dict[str, str]` or `str`, *optional*):
             Target entity type → source entity type (no B-/I- prefixes), or a JSON file of one, for the
             head's rows; default: same-named types, then the Japanese Wikipedia → CoNLL map.
+        word_space_map (`torch.Tensor` or `str`, *optional*):
+            With `word`: a map (target vector width × source vector width) from the target's pretrained
+            vectors into the source's, or the file `xlner word-space` saved it in; it carries the word
+            projection across vector tables of different widths (e.g. Japanese chiVe into English GloVe).
         seed (`int`, *optional*):
             Seed for the freshly initialised parameters (default: the global RNG).
 
@@ -193,13 +218,13 @@ class XLNerPreTrainedModel(PreTrainedModel):
         """
         check_weights_files(pretrained_model_name_or_path)
         if transfer_modules is None:
-            if tokenizer is not None or label_map is not None or seed is not None:
-                raise ValueError("`tokenizer`, `label_map` and `seed` only apply with `transfer_modules`")
+            if tokenizer is not None or label_map is not None or word_space_map is not None or seed is not None:
+                raise ValueError("`tokenizer`, `label_map`, `word_space_map` and `seed` only apply with `transfer_modules`")
             loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
             own_weight_copies(loaded[0] if isinstance(loaded, tuple) else loaded)  # output_loading_info=True
             return loaded
         modules = resolve_modules(transfer_modules)
-        check_transfer(modules, tokenizer, label_map)
+        check_transfer(modules, tokenizer, label_map, word_space_map)
         hub_kwargs, overrides, load_kwargs = split_transfer_kwargs(kwargs)
         tokenizers = transfer_tokenizers(pretrained_model_name_or_path, tokenizer, modules, hub_kwargs)
         source_config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
@@ -212,7 +237,10 @@ class XLNerPreTrainedModel(PreTrainedModel):
         )
         check_source_weights(info["missing_keys"], modules, cls.base_model_prefix, pretrained_model_name_or_path)
         model.to(source.dtype)
-        report = copy_modules(source, model, modules, str(pretrained_model_name_or_path), tokenizers, read_label_map(label_map))
+        report = copy_modules(
+            source, model, modules, str(pretrained_model_name_or_path), tokenizers, read_label_map(label_map),
+            read_word_space_map(word_space_map),
+        )  # fmt: skip
         model.transfer_report, model.config.transferred_from = report, report.to_config()
         return model.eval()  # as every loaded model
 
@@ -401,6 +429,8 @@ class XLNerForTokenClassification(XLNerPreTrainedModel):
             loss = self.head.crf(logits, labels, mask)
         elif labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+            if not (labels != -100).any():  # only blank texts: the mean over no word is NaN; 0 as the CRF gives
+                loss = logits.sum() * 0.0
 
         if not return_dict:
             output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())

@@ -69,6 +69,12 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
     its position before the model runs. With `is_split_into_words=True`, an input is a sentence
     given as its list of words (offsets then point into `" ".join(words)`), as in CoNLL files.
 
+    **Threads.** One pipeline may be shared by several threads (as a web server does): each call
+    keeps its texts and tensors to itself, the model is only read, and the tokenizer parses one text
+    at a time under a lock (MeCab is not thread-safe), so every thread gets what sequential calls
+    give (`tests/test_pipeline_threads.py`). For throughput on several cores use processes
+    (`xlner predict --workers N`): the tokenizer is Python and holds the GIL.
+
     **Long inputs** are chunked, never truncated: a text longer than `max_chunk_chars` characters
     (default 1,000) is cut into pieces at sentence boundaries (`。！？` and closing brackets, `. ! ?`
     before whitespace, line breaks); a piece with no sentence boundary is cut at whitespace, and

@@ -5,7 +5,13 @@ loads the source with the stock loader, builds the target from `transfer_config`
 `copy_modules`, which returns the one record of what was copied (`TransferReport`, also saved in
 `config.transferred_from`). Per transferred module:
 
-- **word**: rows of the word embedding for words present in both vocabularies;
+- **word**: rows of the word embedding for words present in both vocabularies, and the projection of
+  the pretrained vectors. When the two models' vectors differ in width (English GloVe 50-d, Japanese
+  chiVe 300-d), a `word_space_map` M (target width × source width, learnt from a seed dictionary at
+  training time) carries the projection across: W_target = W_source · Mᵀ sends the target's vectors
+  through the map into the space the source was trained on. With a map, target words absent from the
+  source vocabulary start from the source's `<unk>` row, as the source saw every word it did not know;
+  the vector table itself is always the target's own;
 - **char**: the character bi-LSTM and the word-shape embedding whole, and the rows of the
   bigram embedding for bigrams present in both vocabularies (English bigrams vs romaji bigrams);
 - **context**: the word-level bi-LSTM whole;
@@ -65,6 +71,10 @@ ROW_ALIGNED = {
 # Parts of a module for inputs that only the target may have (an English source has no Japanese-character
 # channel, parts of speech or vectors): left freshly initialised when the source lacks them.
 TARGET_ONLY = ("char.surface_", "word.pos_embeddings", "word.vector_projection", "word.vectors")
+# The pretrained vector table belongs to the target's tokenizer (its vector vocabulary): never copied.
+NEVER_COPIED = ("word.vectors",)
+# Mapped across vector spaces by `word_space_map` when the widths differ.
+MAPPED = "word.vector_projection.weight"
 # The CRF's label-to-label scores: aligned on the head's labels along both axes.
 PAIR_ALIGNED = {"head.crf.transitions": "head"}
 # Config fields that shape each module; named in the error when a transferred module's shapes differ.
@@ -183,11 +193,16 @@ class TransferReport:
     label_map: dict[str, str] | None = None
     copied_rows: dict[str, list[int] | None] = field(default_factory=dict, repr=False)
     parameter_rows: dict[str, int] = field(default_factory=dict, repr=False)  # rows of each row-aligned parameter
+    word_space_map: list[int] | None = None  # shape of the map that carried the word projection across, if any
+    word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row (with a map)
 
     def to_config(self) -> dict[str, Any]:
         record: dict[str, Any] = {"source": self.source, "modules": list(self.modules), "rows_copied": dict(self.rows_copied)}
         if self.label_map is not None:
             record["label_map"] = dict(self.label_map)
+        # Always written (None without a map), as results.json writes every field of its copy of this record.
+        record["word_space_map"] = None if self.word_space_map is None else list(self.word_space_map)
+        record["word_rows_from_unknown"] = self.word_rows_from_unknown
         return record
 
     def fully_copied(self, name: str) -> bool:
@@ -251,8 +266,20 @@ def transfer_config(source_config: XLNerConfig, tokenizer: Any, overrides: Mappi
     return config
 
 
-def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any) -> None:
-    """Errors that need no weights: vocabulary alignment without a tokenizer, a label map without the head."""
+def read_word_space_map(word_space_map: torch.Tensor | str | os.PathLike | None) -> torch.Tensor | None:
+    """A map given directly, or read from the file `xlner word-space` saved (a torch file with `target_to_source`)."""
+    if word_space_map is None or isinstance(word_space_map, torch.Tensor):
+        return word_space_map
+    if not os.path.isfile(word_space_map):
+        raise FileNotFoundError(f"{word_space_map}: no such word-space map (make one with `xlner word-space`)")
+    saved = torch.load(os.fspath(word_space_map), weights_only=True)
+    if not isinstance(saved, dict) or not isinstance(saved.get("target_to_source"), torch.Tensor):
+        raise ValueError(f"{word_space_map}: not a word-space map (no 'target_to_source' matrix)")
+    return saved["target_to_source"]
+
+
+def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any, word_space_map: Any = None) -> None:
+    """Errors that need no weights: vocabulary alignment without a tokenizer, a label or word-space map without its module."""
     aligned = [module for module in VOCABULARY_OF if module in modules]
     if aligned and tokenizer is None:
         raise ValueError(
@@ -261,6 +288,8 @@ def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any) -> No
         )
     if label_map is not None and "head" not in modules:
         raise ValueError("`label_map` aligns the head's labels: it needs `head` (or `classifier`) among the modules")
+    if word_space_map is not None and "word" not in modules:
+        raise ValueError("`word_space_map` carries the word projection across: it needs `word` among the modules")
 
 
 def transfer_tokenizers(source: str | os.PathLike, tokenizer: Any, modules: Sequence[str], hub_kwargs: dict) -> tuple[Any, Any]:
@@ -312,6 +341,7 @@ def _shape_error(module: str, name: str, source_shape, target_shape, source_conf
     return ValueError(
         f"cannot transfer module {module!r}: {name} has shape {source_shape} in the source but {target_shape} "
         f"in the target model" + (f"; differing config: {', '.join(differing)}" if differing else "")
+        + ("; vectors of another width need a `word_space_map`" if name.endswith(MAPPED) else "")
     )
 
 
@@ -323,10 +353,12 @@ def copy_modules(
     source_name: str,
     tokenizers: tuple[Any, Any] = (None, None),
     label_map: Mapping[str, str] | None = None,
+    word_space_map: torch.Tensor | None = None,
 ) -> TransferReport:
     """Copy `modules` of `source` into `target` (in place) and return what was copied.
 
-    `tokenizers` (source's, target's) align the word and bigram rows; `label_map` the head's rows.
+    `tokenizers` (source's, target's) align the word and bigram rows; `label_map` the head's rows;
+    `word_space_map` (target vector width × source vector width) the word projection.
     """
     if "head" in modules and getattr(target, "head", None) is None:
         raise ValueError(f"{type(target).__name__} has no head: transfer `head` (or `classifier`) into a model for token classification")
@@ -345,8 +377,12 @@ def copy_modules(
             continue
         source_shape = tuple(source_state[name].shape) if name in source_state else None
         target_shape = tuple(target_state[name].shape) if name in target_state else None
-        if source_shape is None and local.startswith(TARGET_ONLY):
+        if (source_shape is None and local.startswith(TARGET_ONLY)) or local in NEVER_COPIED:
             continue  # an optional input the source never had (e.g. Japanese characters): stays fresh
+        if local == MAPPED and word_space_map is not None:
+            target_state[name].copy_(_mapped_projection(source_state[name], word_space_map, target_shape))
+            report.copied_rows[name], report.word_space_map = None, list(word_space_map.shape)
+            continue
         row_aligned = 2 if local in PAIR_ALIGNED else int(local in ROW_ALIGNED)
         # Row-aligned tensors may differ in rows (vocabularies, labels), the rest must match exactly.
         if source_shape is None or target_shape is None or source_shape[row_aligned:] != target_shape[row_aligned:]:
@@ -369,8 +405,33 @@ def copy_modules(
         else:
             target_state[name].copy_(source_state[name])
             report.copied_rows[name] = None
+    if "word" in modules and word_space_map is not None:
+        _unknown_rows_from_source(source, target, rows["word"], report)
     _log(report, target)
     return report
+
+
+def _mapped_projection(source_weight: torch.Tensor, word_space_map: torch.Tensor, target_shape: tuple) -> torch.Tensor:
+    """W_target = W_source · Mᵀ: the target's vectors, mapped by M, meet the source's projection."""
+    expected = (target_shape[1], source_weight.shape[1])
+    if tuple(word_space_map.shape) != expected:
+        raise ValueError(
+            f"word_space_map has shape {tuple(word_space_map.shape)}, but mapping this target's {expected[0]}-d "
+            f"vectors into the source's {expected[1]}-d ones needs {expected}"
+        )
+    return source_weight @ word_space_map.to(source_weight.dtype).T
+
+
+def _unknown_rows_from_source(source: nn.Module, target: nn.Module, word_rows: tuple[list[int], list[int]], report: TransferReport) -> None:
+    """Target words the source never saw start from its `<unk>` row (word dropout trained it to stand for them)."""
+    name = next(name for name in target.state_dict() if _module_of(name, target.base_model_prefix)[1] == "word.embeddings.weight")
+    weight = target.get_input_embeddings().weight
+    copied = set(word_rows[0]) | {target.config.pad_token_id}
+    fresh = [row for row in range(weight.shape[0]) if row not in copied]
+    if fresh:
+        weight[torch.tensor(fresh)] = source.get_input_embeddings().weight[source.config.unk_token_id].to(weight.dtype)
+    report.word_rows_from_unknown = len(fresh)
+    report.copied_rows[name] = sorted(set(report.copied_rows.get(name) or []) | set(fresh))
 
 
 def _log(report: TransferReport, target: nn.Module) -> None:
@@ -398,6 +459,7 @@ __all__ = [
     "copy_modules",
     "load_tokenizer",
     "read_label_map",
+    "read_word_space_map",
     "resolve_modules",
     "split_transfer_kwargs",
     "transfer_config",

@@ -13,12 +13,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from xlner_test_models import require_shared_data  # noqa: E402 (after the environment above)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real corpora in ``../shared/data`` (see its README); skips the test if absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared evaluation data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The real corpora in ``../shared/data`` (see its README; XLNER_SHARED_DATA overrides); skips the test if absent."""
+    return require_shared_data()

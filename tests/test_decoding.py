@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 import torch
-from seqeval.metrics.sequence_labeling import get_entities
-
 import modeling_xlner.decoding_xlner as decoding
 from modeling_xlner import XLNerConfig, XLNerForTokenClassification
+from modeling_xlner.training.data import word_tags_to_spans
+
+from bio_oracle import every_tag_sequence, reference_chunks, reference_entities
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
@@ -72,17 +73,23 @@ def test_transition_scores_by_hand():
 )
 def test_entity_chunks_by_hand(tags, expected):
     assert decoding.entity_chunks(tags) == expected
+    assert reference_entities(tags) == expected  # the brute-force test below trusts this reference
 
 
-def test_entity_chunks_equal_seqeval_on_every_short_sequence():
-    tags = ["O", "B-A", "I-A", "B-B", "I-B"]
-    for length in range(1, 6):
-        for sequence in itertools.product(tags, repeat=length):
-            assert decoding.entity_chunks(list(sequence)) == get_entities(list(sequence))
+def test_chunks_equal_the_reference_on_every_short_sequence():
+    """Every tag sequence of length 1 to 5 over O, B-A, I-A, B-B, I-B (valid or not): entities, O runs, char spans."""
+    for tags in every_tag_sequence(5):
+        entities = reference_entities(tags)
+        assert decoding.entity_chunks(tags) == entities, tags
+        assert decoding.chunks(tags) == reference_chunks(tags), tags
+        # Word i covers characters [3i, 3i + 2): a span runs from its first word's start to its last word's end.
+        offsets = [(3 * i, 3 * i + 2) for i in range(len(tags))]
+        assert word_tags_to_spans(offsets, tags) == [(3 * first, 3 * last + 2, kind) for kind, first, last in entities]
 
 
 def test_o_runs_are_chunks_of_their_own():
-    assert decoding.chunks(["O", "O", "B-A", "O"]) == [("O", 0, 1), ("A", 2, 2), ("O", 3, 3)]
+    expected = [("O", 0, 1), ("A", 2, 2), ("O", 3, 3)]
+    assert decoding.chunks(["O", "O", "B-A", "O"]) == expected == reference_chunks(["O", "O", "B-A", "O"])
 
 
 def test_label_parsing():
@@ -118,6 +125,29 @@ def test_decode_equals_viterbi_on_every_sentence():
     expected = decoding.viterbi_decode(logits.log_softmax(dim=-1), mask, transitions, start)
     assert model.decode(logits, mask) == expected
     assert any(path == row[: len(path)] for path, row in zip(expected, logits.argmax(dim=-1).tolist()))
+
+def test_decode_finds_the_brute_force_best_valid_path():
+    """The model's `decode` against every valid path scored by hand (not against `viterbi_decode`, which it calls)."""
+    config = XLNerConfig(id2label=dict(enumerate(LABELS)), word_vocab_size=4, bigram_vocab_size=4)
+    model = XLNerForTokenClassification(config)
+    generator = torch.Generator().manual_seed(3)
+    argmax_valid = 0
+    for trial in range(80):
+        words = int(torch.randint(1, 6, (1,), generator=generator))
+        logits = torch.randn(4, words, len(LABELS), generator=generator) * 3
+        if trial % 2:
+            logits[:, :, 0] += 2  # more "O": rows whose per-word argmax is valid take decode's shortcut
+        lengths = torch.randint(0, words + 1, (4,), generator=generator)
+        mask = (torch.arange(words)[None, :] < lengths[:, None]).long()
+        log_probs = logits.log_softmax(dim=-1)
+        paths = model.decode(logits, mask)
+        for row in range(4):
+            length = int(lengths[row])
+            expected = brute_force_best(log_probs[row], length, LABELS) if length else []
+            assert paths[row] == expected, (trial, row)
+            argmax_valid += bool(length) and valid([LABELS[i] for i in logits[row, :length].argmax(-1).tolist()])
+    assert 20 < argmax_valid < 300  # both of decode's branches ran (argmax kept, Viterbi)
+
 
 def viterbi_with_tensor_backtrack(log_probs, attention_mask, transitions, start):
     """`viterbi_decode` as first written: the backtrack indexes the pointer tensors word by word."""

@@ -11,6 +11,8 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from modeling_xlner.training.data import read_conll
 from modeling_xlner.training.metric import SPAN_METRIC_PATH, load_span_metric
 
+from bio_oracle import every_tag_sequence, reference_entities
+
 
 @pytest.fixture(scope="module")
 def metric():
@@ -40,6 +42,82 @@ def test_tags_hand_made(metric):
     assert result["per_type"]["LOC"]["n_gold"] == 1 and result["per_type"]["LOC"]["precision"] == 0.0
     assert result["per_type"]["ORG"]["precision"] == pytest.approx(1 / 2)
     assert list(result["per_type"]) == ["LOC", "ORG", "PER"]
+
+
+def metric_module():
+    """The metric's own file, imported as evaluate imports it (its tag reading is checked below, not seqeval's)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("xlner_seqeval_under_test", SPAN_METRIC_PATH / "xlner_seqeval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tag_reading_equals_the_reference_on_every_short_sequence(metric):
+    """The entities the metric reads off every tag sequence of length 1 to 5, against a hand-written reading."""
+    sequences = list(every_tag_sequence(5))
+    expected = {
+        (example, first, last, kind) for example, tags in enumerate(sequences) for kind, first, last in reference_entities(tags)
+    }
+    assert metric_module()._entities_from_tags(sequences) == expected
+    # Through the public API: each sequence against its own entities written as IOB2 tags by hand.
+    rewritten = [iob2_of(tags) for tags in sequences]
+    result = metric.compute(predictions=sequences, references=rewritten)
+    # Counted by hand: position 0 starts an entity for 4 of the 5 labels; a later position for 16 of the
+    # 25 (previous, this) pairs (B-X after anything: 10; I-X after a label not of type X: 6). Length L
+    # gives 4 * 5^(L-1) + (L-1) * 16 * 5^(L-2): 4 + 36 + 260 + 1,700 + 10,500 = 12,500 for L = 1..5.
+    assert result["n_gold"] == result["n_pred"] == result["n_correct"] == len(expected) == 12_500
+
+
+def iob2_of(tags: list[str]) -> list[str]:
+    """The reference entities of `tags`, spelt as IOB2 (B- on each first word)."""
+    out = ["O"] * len(tags)
+    for kind, first, last in reference_entities(tags):
+        out[first : last + 1] = [f"B-{kind}"] + [f"I-{kind}"] * (last - first)
+    return out
+
+
+def test_iob2_scores_by_hand(metric):
+    references = [["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], ["O", "B-ORG", "I-ORG", "I-ORG"], ["B-MISC"]]
+    predictions = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-ORG", "I-ORG", "I-ORG", "I-ORG"], ["I-MISC"]]
+    # gold: PER 0-1, LOC 3, LOC 4 | ORG 1-3 | MISC 0                    -> 5 entities
+    # pred: PER 0-1 (right), LOC 3-4 (wrong) | ORG 0-3 (wrong) | MISC 0 (right: an I- start) -> 4, 2 right
+    # P = 2/4 = 1/2, R = 2/5, F1 = 2 PR / (P + R) = (2/5) / (9/10) = 4/9
+    result = metric.compute(predictions=predictions, references=references)
+    assert (result["n_gold"], result["n_pred"], result["n_correct"]) == (5, 4, 2)
+    assert (result["precision"], result["recall"], result["f1"]) == pytest.approx((1 / 2, 2 / 5, 4 / 9))
+    # LOC: 0 of 1 predicted right, 0 of 2 gold found; PER and MISC: 1 of 1 both ways; ORG: 0 of 1.
+    per_type = {kind: (v["precision"], v["recall"], v["f1"]) for kind, v in result["per_type"].items()}
+    assert per_type == {"LOC": (0.0, 0.0, 0.0), "MISC": (1.0, 1.0, 1.0), "ORG": (0.0, 0.0, 0.0), "PER": (1.0, 1.0, 1.0)}
+
+
+IOB1_GOLD = [["I-PER", "I-PER", "B-PER", "O", "I-LOC"], ["I-ORG", "I-LOC", "O", "I-MISC", "I-MISC"]]
+IOB1_PREDICTED = [["I-PER", "I-PER", "I-PER", "O", "I-LOC"], ["B-ORG", "B-LOC", "O", "B-MISC", "I-MISC"]]
+
+
+def test_iob1_scores_by_hand(metric):
+    """CoNLL-2003 gold as distributed (IOB1: I- starts an entity, B- only splits two of one type)."""
+    # gold: PER 0-1, PER 2 (after B-), LOC 4 | ORG 0, LOC 1, MISC 3-4      -> 6 entities
+    # pred: PER 0-2 (wrong: the two gold PER merged), LOC 4 | ORG 0, LOC 1, MISC 3-4 (IOB2 tags) -> 5, 4 right
+    # P = 4/5, R = 4/6 = 2/3, F1 = 2 PR / (P + R) = (16/15) / (22/15) = 8/11
+    result = metric.compute(predictions=IOB1_PREDICTED, references=IOB1_GOLD)
+    assert (result["n_gold"], result["n_pred"], result["n_correct"]) == (6, 5, 4)
+    assert (result["precision"], result["recall"], result["f1"]) == pytest.approx((4 / 5, 2 / 3, 8 / 11))
+    # PER: 0 of 1 predicted right, 0 of 2 found.
+    person = result["per_type"]["PER"]
+    assert (person["n_pred"], person["n_gold"], person["f1"]) == (1, 2, 0.0)
+
+
+def test_iob1_file_read_as_iob2_scores_the_same_by_hand(metric, tmp_path):
+    """The same IOB1 gold written as a CoNLL file: read (converted to IOB2), it scores the hand-computed 8/11."""
+    path = tmp_path / "gold.txt"
+    path.write_text("\n".join("".join(f"w{i} {tag}\n" for i, tag in enumerate(tags)) for tags in IOB1_GOLD), encoding="utf-8")
+    gold = [sentence["ner_tags"] for sentence in read_conll(path)]
+    assert gold[0][:3] == ["B-PER", "I-PER", "B-PER"]  # converted
+    result = metric.compute(predictions=IOB1_PREDICTED, references=gold)
+    assert (result["n_gold"], result["n_pred"], result["n_correct"]) == (6, 5, 4)
+    assert result["f1"] == pytest.approx(8 / 11)
 
 
 def test_tags_use_seqeval_chunking(metric):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
@@ -115,3 +117,56 @@ def test_conll_2003_in_every_scheme_reads_the_same(shared_data, tmp_path):
         stats = ReadStats()
         assert read_conll(path, stats) == iob2
         assert stats.tag_scheme == name.upper()
+
+
+# --- the must-show of issue 15: one corpus in three schemes trains and scores the same ------------------
+
+SCHEME_WRITERS = {
+    "iob2": lambda tokens, tags: "".join(f"{t} {g}\n" for t, g in zip(tokens, tags)),
+    # As eng.train is distributed: four columns (POS and chunk are placeholders here; the reader takes the last).
+    "iob1": lambda tokens, tags: "".join(f"{t} NN I-NP {g}\n" for t, g in zip(tokens, write_iob1(tags))),
+    "bioes": lambda tokens, tags: "".join(f"{t} {g}\n" for t, g in zip(tokens, write_bioes(tags))),
+}
+DOCSTART = {"iob2": "-DOCSTART- O\n\n", "iob1": "-DOCSTART- -X- -X- O\n\n", "bioes": "-DOCSTART- O\n\n"}
+
+
+def write_scheme(sentences: list[dict], scheme: str, path: Path) -> Path:
+    body = "\n".join(SCHEME_WRITERS[scheme](s["tokens"], s["ner_tags"]) for s in sentences)
+    path.write_text(DOCSTART[scheme] + body, encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_conll_2003_in_every_scheme_trains_and_evaluates_the_same(shared_data, tmp_path):
+    """The first 300 CoNLL-2003 training sentences as IOB2, as 4-column IOB1 and as BIOES (validation and test
+    rewritten alike): same seed, one thread, the same metrics to the last bit; `xlner evaluate` scores the
+    three forms of the test set alike."""
+    from test_training import comparable, run_cli
+
+    folder = shared_data / "conll2003"
+    splits = {name: read_conll(folder / f"{name}.txt")[:size] for name, size in (("train", 300), ("valid", 200), ("test", 200))}
+    files = {
+        (scheme, split): write_scheme(sentences, scheme, tmp_path / f"{split}.{scheme}.txt")
+        for scheme in SCHEME_WRITERS
+        for split, sentences in splits.items()
+    }
+    results = {}
+    for scheme in SCHEME_WRITERS:
+        output = tmp_path / f"model-{scheme}"
+        run_cli(
+            "train", "--lang", "en", "--train", str(files[scheme, "train"]), "--validation", str(files[scheme, "valid"]),
+            "--test", str(files[scheme, "test"]), "--output-dir", str(output),  # GloVe: without, 2 epochs learn nothing
+            "--epochs", "2", "--batch-size", "16", "--learning-rate", "5e-3", "--threads", "1", "--seed", "3",
+        )  # fmt: skip
+        results[scheme] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+        assert results[scheme]["tag_schemes"] == dict.fromkeys(("train", "validation", "test"), scheme.upper())
+    assert comparable(results["iob1"]) == comparable(results["iob2"]) == comparable(results["bioes"])
+    # It learnt (test F1 0.472, validation 0.328): equal zeros would show nothing.
+    assert results["iob2"]["test"]["f1"] > 0.25, results["iob2"]["test"]
+
+    scores = {}
+    for scheme in SCHEME_WRITERS:
+        stdout = run_cli("evaluate", "--model", str(tmp_path / "model-iob2"), "--data", str(files[scheme, "test"]))
+        scores[scheme] = json.loads(stdout.strip().splitlines()[-1])  # the last line is the JSON object
+    assert scores["iob1"] == scores["iob2"] == scores["bioes"]
+    assert scores["iob2"]["f1"] == results["iob2"]["test"]["f1"] and scores["iob2"]["n_gold"] == results["iob2"]["test"]["n_gold"]

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from transformers import TrainerCallback
 
+import modeling_xlner.training.trainer as trainer_module
 from modeling_xlner.cli import main
 from modeling_xlner.training.data import read_span_json
 
@@ -21,7 +22,8 @@ from modeling_xlner.training.data import read_span_json
 HEADLINE = {"precision", "recall", "f1", "n_gold", "n_pred"}
 # Small enough for the default suite, large enough that the model finds some entities.
 EN_OPTIONS = ["--max-train-samples", "500", "--epochs", "2", "--batch-size", "16", "--learning-rate", "5e-3", "--threads", "1", "--seed", "7"]
-JA_OPTIONS = ["--max-train-samples", "200", "--epochs", "2", "--batch-size", "16", "--learning-rate", "5e-3", "--threads", "1"]
+# Japanese: 4 epochs, where 2 reached only test F1 0.117, too close to a broken run's to tell them apart.
+JA_OPTIONS = ["--max-train-samples", "200", "--epochs", "4", "--batch-size", "16", "--learning-rate", "5e-3", "--threads", "1"]
 
 
 def run_cli(*argv: str) -> str:
@@ -132,7 +134,9 @@ def test_train_english(en_run, data):
     assert results["data"]["train_sentences"] == 500
     assert results["data"]["validation_sentences"] == results["data"]["test_sentences"] == 200
     assert results["boundary_ceiling"] == {}  # word data: gold entities are words by definition
-    assert results["test"]["f1"] > 0  # it learned something
+    # It learnt: this run reaches test F1 0.837 (validation 0.789); the same run untrained (--learning-rate 0)
+    # scores 0.046, and trained on shuffled tags (each sentence given the tags of another of its length) 0.000.
+    assert results["test"]["f1"] > 0.5 and results["validation"]["f1"] > 0.5, (results["validation"], results["test"])
     assert json.loads(stdout.strip().splitlines()[-1]) == {
         "output_dir": str(output_dir), "validation_f1": results["validation"]["f1"], "test_f1": results["test"]["f1"],
     }  # fmt: skip
@@ -146,7 +150,10 @@ def test_train_english(en_run, data):
 def test_train_japanese(ja_run, data):
     output_dir, results = ja_run
     assert_saved_model(output_dir)
-    assert_results_layout(results, epochs=2)
+    assert_results_layout(results, epochs=4)
+    # It learnt: this run reaches test F1 0.370 (validation 0.345); untrained (--learning-rate 0) 0.003, and
+    # trained on shuffled spans (each entity moved to a random place of its text) 0.000.
+    assert results["test"]["f1"] > 0.2 and results["validation"]["f1"] > 0.2, (results["validation"], results["test"])
     assert results["language"] == "ja"
     assert results["labels"][0] == "O" and "B-人名" in results["labels"] and len(results["labels"]) == 17
     assert results["data"]["train_sentences"] == 200
@@ -180,38 +187,40 @@ def test_same_seed_gives_bit_identical_metrics(en_run, data, tmp_path):
     assert comparable(second) == comparable(first)  # exact float equality, learning curve included
 
 
-def test_resume_after_a_killed_run_ends_with_the_same_metrics(en_run, data, tmp_path):
-    """Kill a run (SIGKILL) once its first epoch checkpoint exists, resume it, compare with the uninterrupted run."""
+class StopAfterCheckpoint(TrainerCallback):
+    """Stops training right after the checkpoint of global step `step` is saved: an interruption at a chosen
+    point, the same on any machine (a kill timed by polling can miss its window on a busy one)."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.stopped_at: int | None = None
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+
+
+def test_run_stopped_at_a_checkpoint_and_resumed_ends_with_the_same_metrics(en_run, data, tmp_path, monkeypatch):
+    """Stop a run by a callback once its step-32 checkpoint exists, resume from it, compare with the uninterrupted run."""
     _, uninterrupted, _ = en_run
+    step = 32  # the end of epoch 1: 500 sentences in batches of 16, 32 steps (the last one of 4 sentences)
+    stop = StopAfterCheckpoint(step)
     output_dir = tmp_path / "run"
-    environment = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modeling_xlner.cli", *en_arguments(data, output_dir)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    state_file = None
-    deadline = time.monotonic() + 300
-    try:
-        while state_file is None and process.poll() is None and time.monotonic() < deadline:
-            for candidate in (output_dir / "checkpoints").glob("checkpoint-*/trainer_state.json"):
-                with contextlib.suppress(ValueError, OSError):
-                    json.loads(candidate.read_text(encoding="utf-8"))  # completely written
-                    state_file = candidate
-            time.sleep(0.05)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        _, stderr = process.communicate(timeout=60)
-    assert state_file is not None, stderr[-3000:]
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be stopped"
-    assert not (output_dir / "results.json").exists()
-    checkpoint = state_file.parent
-    assert json.loads(state_file.read_text(encoding="utf-8"))["epoch"] == 1.0
+    with monkeypatch.context() as patch:  # `xlner train` as it is, with one callback more
+        patch.setattr(trainer_module, "run_training", functools.partial(trainer_module.run_training, extra_callbacks=[stop]))
+        run_cli(*en_arguments(data, output_dir))
+    assert stop.stopped_at == step
+    checkpoint = output_dir / "checkpoints" / f"checkpoint-{step}"
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    assert (state["global_step"], state["epoch"]) == (step, 1.0)
+    stopped = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+    assert stopped["epochs_trained"] == 1  # it did stop, one epoch short of the planned 2
 
     run_cli(*en_arguments(data, output_dir), "--resume-from-checkpoint", str(checkpoint))
     resumed = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
-    assert comparable(resumed) == comparable(uninterrupted)
-    assert resumed["learning_curve"][0]["seconds"] is None  # timed by the killed process
+    assert comparable(resumed) == comparable(uninterrupted)  # exact floats, learning curve included
+    assert resumed["learning_curve"][0]["seconds"] is None  # timed by the stopped run
     assert resumed["learning_curve"][1]["seconds"] > 0
 
 

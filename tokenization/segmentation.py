@@ -5,6 +5,7 @@ normalisation (full-width → half-width, ｶﾞ → ガ, ㍿ → 株式会社) 
 """
 
 import re
+import threading
 import unicodedata
 from typing import NamedTuple
 
@@ -45,6 +46,8 @@ def _attaches(character: str) -> bool:
 # Characters that `normalize_with_offsets` maps to themselves, one for one, wherever they stand: visible,
 # not attached to the character before, and their own NFKC form. Learnt as texts come, so that the
 # common case (text already normalised, as most Japanese text is) skips the per-character loop.
+# Shared by threads without a lock: each set operation is atomic and membership is a pure function of
+# the character, so a race can only repeat work.
 _PLAIN_CHARACTERS: set[str] = set()
 _OTHER_CHARACTERS: set[str] = set()
 
@@ -141,11 +144,15 @@ class JapaneseSegmenter:
     The MeCab tagger and the kakasi converter are created on first use and dropped when
     pickled (neither can be pickled), so a tokenizer holding this object can be sent to
     `datasets.map` worker processes.
+
+    Safe to share between threads: MeCab's tagger is not, so one thread at a time parses and reads
+    the result (`_tagger_lock`); the caches hold pure functions of their keys.
     """
 
     def __init__(self, max_cache_size: int = 200_000):
         self.max_cache_size = max_cache_size
         self._tagger = None
+        self._tagger_lock = threading.Lock()  # not pickled: __setstate__ makes a new one
         self._kakasi = None
         self._romaji_cache: dict[str, str] = {}
         self._feature_cache: dict[str, tuple[str, str | None]] = {}
@@ -172,12 +179,15 @@ class JapaneseSegmenter:
         leaves every part of speech and lemma None.
         """
         normalized, starts, ends = normalize_with_offsets(text)
-        if readings:
-            analysed = ((n.surface, getattr(n.feature, "kana", None), *self._pos_and_lemma(n)) for n in self.tagger(normalized))
-        elif pos:
-            analysed = self._parsed(normalized)
-        else:
-            analysed = ((node.surface, None, None, None) for node in self.tagger(normalized))
+        # fugashi's nodes read their features from the tagger's lattice, which the next parse (in any
+        # thread) overwrites: parse and read every node under the lock, into lists.
+        with self._tagger_lock:
+            if readings:
+                analysed = [(n.surface, getattr(n.feature, "kana", None), *self._pos_and_lemma(n)) for n in self.tagger(normalized)]
+            elif pos:
+                analysed = self._parsed(normalized)
+            else:
+                analysed = [(node.surface, None, None, None) for node in self.tagger(normalized)]
         pieces = []
         position = 0
         find = normalized.find

@@ -198,7 +198,8 @@ class XLNerTokenizer(PreTrainedTokenizer):
         self.id_to_word = {index: word for word, index in self.word_to_id.items()}
         self.segmenter = JapaneseSegmenter() if language == "ja" else None
         # Per word type: (word id, bigram ids, shape id, pos id, vector id, surface bigram ids). Bounded so that
-        # streaming stays flat.
+        # streaming stays flat. Threads share it without a lock: each get/set is atomic and a value depends only
+        # on its key.
         self._word_cache: dict[tuple[str, str | None, str | None, str | None], tuple] = {}
         super().__init__(
             language=language,

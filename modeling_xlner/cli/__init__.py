@@ -1,4 +1,4 @@
-"""The `xlner` command line: train, evaluate, transfer, reproduce, predict, push.
+"""The `xlner` command line: train, evaluate, transfer, word-space, reproduce, predict, push.
 
 Every flag of train, transfer, evaluate and reproduce is a dataclass field (`TrainingOptions`,
 `TransferOptions`, ... and the `*Arguments` classes below): its type, default and
@@ -67,6 +67,21 @@ class TransferArguments:
     """What `transfer` needs besides `TransferOptions`."""
 
     source: str = field(metadata=_help("the saved model (folder or Hub id) to transfer from"))
+
+
+@dataclass
+class WordSpaceArguments:
+    """`xlner word-space`: a map from the target's pretrained vectors into the source's (see training/word_space.py)."""
+
+    output: str = field(metadata=_help("the map's file (a torch file), for `xlner transfer --word-space-map`"))
+    source_vectors: str = field(default="glove-6b-50d", metadata=_help("the source model's vectors (its --vectors)"))
+    target_vectors: str = field(default="chive", metadata=_help("the target model's vectors (its --vectors)"))
+    transliterations: str = field(
+        default="alkana", metadata=_help("English -> katakana pairs: alkana (xlner[transfer]) or a TSV file english<TAB>katakana")
+    )
+    held_out: float = field(default=0.1, metadata=_help("share of the dictionary's target words held out for precision@1"))
+    ridge: float = field(default=1.0, metadata=_help("ridge penalty of the least-squares map"))
+    seed: int = field(default=1, metadata=_help("seed of the held-out split"))
 
 
 @dataclass
@@ -303,7 +318,20 @@ def transfer_command(args: argparse.Namespace) -> None:
         args.source, args.lang, args.train, args.validation, args.output_dir,
         training_options(args), transfer_options(args), args.test,
     )  # fmt: skip
+    if isinstance(results, dict):  # --zero-shot: no training, the collapsed test scores
+        print(json.dumps({"output_dir": args.output_dir, "zero_shot_test_f1": results["test"]["f1"]}))
+        return
     _report(results, args.output_dir)
+
+
+def word_space_command(args: argparse.Namespace) -> None:
+    from ..training.word_space import build_word_space_map
+
+    word_space = build_word_space_map(
+        args.source_vectors, args.target_vectors, args.transliterations, args.held_out, args.ridge, args.seed
+    )
+    word_space.save(args.output)
+    print(json.dumps({"output": args.output, **word_space.record()}, ensure_ascii=False))
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -459,6 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_dataclass_arguments(evaluate_parser, EvaluateArguments, title="evaluation")
     evaluate_parser.set_defaults(run=evaluate_command)
+
+    word_space_parser = commands.add_parser(
+        "word-space", help="map the target's word vectors into the source's (for transferring `word`)",
+        description=WordSpaceArguments.__doc__ + "\n\nPrints the seed dictionary's size and the map's precision@1 as JSON.",
+    )  # fmt: skip
+    add_dataclass_arguments(word_space_parser, WordSpaceArguments, title="word space")
+    word_space_parser.set_defaults(run=word_space_command)
 
     from .predict import add_predict_parser
 

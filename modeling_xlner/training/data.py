@@ -405,6 +405,35 @@ def label_list(dataset: datasets.Dataset) -> list[str]:
     return bio_labels(entity_types(tag for tags in dataset["ner_tags"] for tag in tags))
 
 
+def blank_texts(dataset: datasets.Dataset) -> int:
+    """Examples without a word: empty or whitespace-only texts (span data; a CoNLL sentence has words)."""
+    return sum(not text.strip() for text in dataset["text"]) if is_span_data(dataset) else 0
+
+
+def duplicate_sentences(dataset: datasets.Dataset) -> tuple[int, int]:
+    """(examples whose words, or text, repeat an earlier example's; those of them annotated otherwise than it).
+
+    Blank texts are not counted (see `blank_texts`).
+    """
+    if is_span_data(dataset):
+        keys = [text if text.strip() else None for text in dataset["text"]]
+        annotations = [tuple((e["start"], e["end"], e["type"]) for e in entities) for entities in dataset["entities"]]
+    else:
+        keys = [tuple(tokens) for tokens in dataset["tokens"]]
+        annotations = [tuple(tags) for tags in dataset["ner_tags"]]
+    first: dict[Any, tuple] = {}
+    duplicates = conflicting = 0
+    for key, annotation in zip(keys, annotations):
+        if key is None:
+            continue
+        if key in first:
+            duplicates += 1
+            conflicting += first[key] != annotation
+        else:
+            first[key] = annotation
+    return duplicates, conflicting
+
+
 # --- span <-> BIO projection ----------------------------------------------------------------
 
 

@@ -55,6 +55,17 @@ class TrainingOptions:
     )
     part_of_speech: bool = field(default=True, metadata=_help("Japanese: a UniDic part-of-speech embedding in the word module"))
     crf: bool = field(default=True, metadata=_help("a CRF head (learned BIO transitions); else a softmax head"))
+    code_switch_rate: float = field(
+        default=0.0,
+        metadata=_help(
+            "English source for a Japanese target: share of the training words with a katakana transliteration "
+            "whose character input is that transliteration's romaji (los angeles -> rosanzerusu); 0: none"
+        ),
+    )
+    transliterations: str = field(
+        default="alkana",
+        metadata=_help("English -> katakana pairs for code switching: alkana (xlner[transfer]) or a TSV file english<TAB>katakana"),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
@@ -80,6 +91,8 @@ class TrainingOptions:
             self.patience = None
         if self.vectors is not None and self.vectors.lower() == "none":
             self.vectors = None
+        if not 0.0 <= self.code_switch_rate <= 1.0:
+            raise ValueError(f"code_switch_rate must be between 0 and 1, got {self.code_switch_rate}")
 
     def train_batch_size(self, train_sentences: int) -> int:
         """`batch_size`, or the default for this many training sentences."""
@@ -126,3 +139,31 @@ class TransferOptions:
     transferred_lr_scale: float | None = field(
         default=None, metadata={"help": "learning-rate factor for weights copied whole", "metavar": "X"}
     )
+    word_space_map: str | None = field(
+        default=None,
+        metadata=_help(
+            "a map from `xlner word-space`: the target's vectors mapped into the source's, so that `word` transfers "
+            "between vector tables of different widths (Japanese chiVe -> English GloVe)"
+        ),
+    )
+    zero_shot: bool = field(
+        default=False,
+        metadata=_help(
+            "no training: every module copied (with --word-space-map when the vectors differ), the source's labels kept, "
+            "the test set scored with its types collapsed onto the source's through the label map"
+        ),
+    )
+    joint_data: str | None = field(
+        default=None,
+        metadata=_help(
+            "joint training: an English training file (CoNLL); its batches train the shared char and context with the "
+            "source's word module and head, between the Japanese batches (see training/joint.py)"
+        ),
+    )
+    joint_ratio: float = field(
+        default=1.0, metadata={"help": "joint training: English batches per Japanese batch in each epoch", "metavar": "X"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.joint_ratio <= 0:
+            raise ValueError(f"joint_ratio must be positive, got {self.joint_ratio}")

@@ -90,6 +90,8 @@ class TransferRecord:
     modules: list[str]
     rows_copied: dict[str, list[int]]
     label_map: dict[str, str] | None = None
+    word_space_map: list[int] | None = None  # shape of the map that carried the word projection across
+    word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row
 
 
 @dataclass(kw_only=True)
@@ -141,6 +143,7 @@ class Results:
     # Pretrained vectors: name, rows kept, dimensions; per split the share of word tokens in the word
     # vocabulary, with a vector, and either ("known").
     vectors: dict[str, Any] | None = None
+    code_switched_words: int | None = None  # training word occurrences read as romaji (code-switched English source)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,5 +1,6 @@
 """Training with the standard `Trainer`: vocabularies from the data, the best epoch by validation F1, results.json."""
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,8 @@ from tokenization.tokenization_xlner import XLNerTokenizer
 
 from ..configuration_xlner import XLNerConfig
 from ..modeling_xlner import XLNerForTokenClassification
-from .data import ReadStats, label_list, load_data
+from .code_switch import CodeSwitch, prepare_code_switching
+from .data import ReadStats, blank_texts, duplicate_sentences, label_list, load_data
 from .features import VectorRows, coverage, load_vector_rows, vector_rows_for
 from .evaluation import EpochMetric, encode_split, headline, score_split, split_ceiling, tagging_pipeline
 from .options import TrainingOptions
@@ -35,6 +37,12 @@ HYPERPARAMETERS = (
     "context_hidden_size", "context_num_layers", "dropout", "word_dropout", "word_vocab_size", "bigram_vocab_size",
     "surface_bigram_vocab_size", "vector_vocab_size", "vector_dim", "pos_vocab_size", "use_crf",
 )  # fmt: skip
+# Training examples longer than this many words are cut into pieces (outside entities): a batch's memory
+# grows with its longest example, and a "sentence" of thousands of words is a file without sentence
+# breaks, not a sentence. Prediction cuts long texts too (the pipeline's `max_chunk_chars`).
+MAX_TRAIN_WORDS = 512
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,11 +63,24 @@ def read_training_data(train_file: str, validation_file: str, test_file: str | N
     stats, validation_stats = ReadStats(), ReadStats()
     train = take_train_samples(load_data(train_file, stats), options.max_train_samples, options.seed)
     validation = load_data(validation_file, validation_stats)
+    report_repeats_and_blanks(train, train_file)
     schemes = {"train": stats.tag_scheme, "validation": validation_stats.tag_scheme}
     return TrainingData(
         train, validation, train_file, validation_file, test_file, stats.n_dropped_overlapping,
         {split: scheme for split, scheme in schemes.items() if scheme is not None},
     )  # fmt: skip
+
+
+def report_repeats_and_blanks(train: datasets.Dataset, name: str) -> None:
+    """Log duplicate sentences and blank texts of the training split; both are kept."""
+    duplicates, conflicting = duplicate_sentences(train)
+    if duplicates:
+        logger.warning(
+            "%s: %d of %d training sentences repeat an earlier one (%d of them tagged otherwise); kept",
+            name, duplicates, len(train), conflicting,
+        )  # fmt: skip
+    if blanks := blank_texts(train):
+        logger.warning("%s: %d of %d training texts are blank (no words, nothing to learn); kept", name, blanks, len(train))
 
 
 def take_train_samples(train: datasets.Dataset, max_samples: int | None, seed: int) -> datasets.Dataset:
@@ -188,6 +209,46 @@ def training_arguments(output_dir: Path, options: TrainingOptions, train_sentenc
     )
 
 
+def continuation_label_ids(id2label: dict[int, str]) -> frozenset[int]:
+    """Labels a piece must not start with: an `I-` word continues the entity before it."""
+    return frozenset(index for index, label in id2label.items() if label.startswith("I-"))
+
+
+def cut_points(labels: Sequence[int], max_words: int, continuations: frozenset[int]) -> list[int]:
+    """Piece boundaries `[0, ..., len(labels)]`, pieces of at most `max_words` words, cut before a word that
+    does not continue an entity (inside one only if it is longer than `max_words`)."""
+    points = [0]
+    while len(labels) - points[-1] > max_words:
+        end = points[-1] + max_words
+        while end > points[-1] and labels[end] in continuations:
+            end -= 1
+        points.append(end if end > points[-1] else points[-1] + max_words)
+    return points + [len(labels)]
+
+
+def cut_long_examples(features: datasets.Dataset, max_words: int, continuations: frozenset[int]) -> datasets.Dataset:
+    """Training features with each example of more than `max_words` words cut into pieces (see `cut_points`)."""
+    long = sum(length > max_words for length in features["length"])
+    if not long:
+        return features
+
+    def cut(batch: dict[str, list]) -> dict[str, list]:
+        pieces: dict[str, list] = {key: [] for key in batch}
+        for row, labels in enumerate(batch["labels"]):
+            points = cut_points(labels, max_words, continuations)
+            for start, end in zip(points, points[1:]):
+                for key, values in batch.items():
+                    pieces[key].append(end - start if key == "length" else values[row][start:end])
+        return pieces
+
+    cut_features = features.map(cut, batched=True, desc="cutting long training examples")
+    logger.warning(
+        "%d training examples of more than %d words cut into %d pieces of at most %d words, outside entities",
+        long, max_words, len(cut_features) - len(features) + long, max_words,
+    )  # fmt: skip
+    return cut_features
+
+
 def run_training(
     model: XLNerForTokenClassification,
     tokenizer: XLNerTokenizer,
@@ -198,6 +259,7 @@ def run_training(
     extra_callbacks: Sequence[TrainerCallback] = (),
     transfer_options: dict | None = None,
     vector_rows: VectorRows | None = None,
+    code_switch: CodeSwitch | None = None,
 ) -> Results | None:
     """Train `model` with `Trainer`, keep the best epoch by validation F1, save it, write results.json and the card.
 
@@ -205,6 +267,10 @@ def run_training(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     train_split = encode_split(data.train, tokenizer, model.config.label2id, "train")
+    switched = None
+    if code_switch is not None:
+        train_split.features, switched = code_switch.apply(train_split.features, data.train, tokenizer)
+        logger.info("Code switching: %d training word occurrences read as romaji", switched)
     validation_split = encode_split(data.validation, tokenizer, model.config.label2id, data.validation_file)
     timer = EpochTimer()
     callbacks: list[TrainerCallback] = [timer, *extra_callbacks]
@@ -213,7 +279,7 @@ def run_training(
     trainer = XLNerTrainer(
         model=model,
         args=training_arguments(output_dir, options, len(data.train)),
-        train_dataset=train_split.features,
+        train_dataset=cut_long_examples(train_split.features, MAX_TRAIN_WORDS, continuation_label_ids(model.config.id2label)),
         eval_dataset=validation_split.features,
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
@@ -230,6 +296,7 @@ def run_training(
     results.transfer_options = transfer_options
     if vector_rows is not None:
         results.vectors = _vector_record(vector_rows, tokenizer, data)
+    results.code_switched_words = switched
     results.save(output_dir / "results.json")
     write_model_card(output_dir)  # README.md: the folder is a complete Hub repository
     return results
@@ -343,12 +410,15 @@ def train(
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
     data = read_training_data(train_source, validation_source, test_source, options)
-    vector_rows = None
+    vector_rows = code_switch = None
     if options.resume_from_checkpoint:
         tokenizer, model = load_checkpoint(options.resume_from_checkpoint, language)
     else:
         vector_rows = vector_rows_for(options.vectors, language, *training_texts(data.train), options.vector_rows)
         tokenizer = build_tokenizer(data.train, language, options, vector_rows)
+    if options.code_switch_rate > 0:  # before the model: the romaji bigrams join the vocabulary
+        tokenizer, code_switch = prepare_code_switching(data.train, tokenizer, options.transliterations, options.code_switch_rate, options.seed)
+    if not options.resume_from_checkpoint:
         config = XLNerConfig(
             word_vocab_size=tokenizer.vocab_size,
             bigram_vocab_size=tokenizer.bigram_vocab_size,
@@ -365,7 +435,7 @@ def train(
         model = XLNerForTokenClassification(config)
         if vector_rows is not None:
             load_vector_rows(model, vector_rows)
-    return run_training(model, tokenizer, data, Path(output_dir), options, vector_rows=vector_rows)
+    return run_training(model, tokenizer, data, Path(output_dir), options, vector_rows=vector_rows, code_switch=code_switch)
 
 
 __all__ = ["TrainingData", "read_training_data", "take_train_samples", "build_tokenizer", "run_training", "train", "load_checkpoint"]

@@ -3,11 +3,13 @@
 The copy itself is the model's `from_pretrained(source, transfer_modules=...)` (remote code, see
 transfer_xlner.py), which returns one `TransferReport`. What stays here is training-only: the target
 vocabularies, and the options that read the report (freezing copied values, their learning rate).
+With `joint_data`, the target trains together with English batches (joint.py).
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -23,7 +25,10 @@ from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
 from .features import VectorRows, load_vector_rows, vector_rows_for
+from .joint import joint_transfer_options, run_joint_training
 from .trainer import build_tokenizer, read_training_data, run_training, training_texts
+from .word_space import WordSpaceMap
+from .zero_shot import zero_shot
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ def build_transferred_model(
         transfer_modules=transfer_options.modules,
         tokenizer=tokenizer,
         label_map=transfer_options.label_map,
+        word_space_map=transfer_options.word_space_map,
         seed=options.seed,
         id2label=dict(enumerate(label_list(train_dataset))),
         vector_dim=vector_rows.dim if vector_rows is not None else 0,
@@ -164,6 +170,10 @@ def transfer(
     results.json's `transfer` is the transfer report (as in config.json); `transfer_options` the options here.
     """
     transfer_options = transfer_options or TransferOptions()
+    if transfer_options.zero_shot:
+        return zero_shot(source, language, train_source, test_source, output_dir, options, transfer_options)
+    if transfer_options.joint_data:  # checked before the model is built
+        transfer_options = joint_transfer_options(source, transfer_options)
     if options.threads:
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
@@ -177,7 +187,10 @@ def transfer(
     if transfer_options.transferred_lr_scale is not None:
         optimizer_factory = scaled_lr_optimizer_factory(report, options.learning_rate, transfer_options.transferred_lr_scale)
     training_only = {key: value for key, value in asdict(transfer_options).items() if key not in ("modules", "label_map")}
-    return run_training(
+    if transfer_options.word_space_map:
+        training_only["word_space"] = WordSpaceMap.load(transfer_options.word_space_map).record()
+    train_model = partial(run_joint_training, source, transfer_options) if transfer_options.joint_data else run_training
+    return train_model(
         model, tokenizer, data, Path(output_dir), options,
         optimizer_factory=optimizer_factory, extra_callbacks=callbacks, transfer_options=training_only,
         vector_rows=vector_rows,

@@ -1,0 +1,202 @@
+"""Transfer methods against the strongest scratch recipe (issue 14): every method x size x seed as resumable
+`xlner` runs, then a table of test F1 (mean ± std over the finished seeds) with epochs to the best epoch.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/transfer_methods.py --data-dir ../shared/data --output-dir runs/transfer --jobs 2
+
+Methods (every Japanese run uses the default recipe: chiVe vectors, UniDic part of speech, CRF):
+- scratch: `xlner train`;
+- copy: the paper's sequential copy of char + classifier from the English source (GloVe, CRF);
+- shared-space: word + char + classifier, the word projection carried across by the chiVe -> GloVe map
+  (`xlner word-space`, built once into OUTPUT_DIR/ja_en_map.pt);
+- code-switch: char + classifier from an English source trained with --code-switch-rate 0.3;
+- code-switch+space: word + char + classifier with the map, from the code-switched source;
+- joint: char + classifier copied, then English batches beside the Japanese ones (--joint-data);
+- zero-shot (no Japanese labels) of each source, with and without the map.
+Each English source is trained once (seed 1) into OUTPUT_DIR/english[-code-switch]. A run whose
+results.json (zero_shot.json) exists is not run again, so the grid resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+SIZES = (250, 500, 1000, 2000, None)  # None: the full training set
+SEEDS = (1, 2, 3)
+SOURCES = {"english": [], "english-code-switch": ["--code-switch-rate", "0.3"]}
+# method -> (source, transfer flags); the map's path is filled in by `command`.
+METHODS = {
+    "copy": ("english", ["--modules", "char,classifier"]),
+    "shared-space": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
+    "code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "joint": ("english", ["--modules", "char,classifier", "--joint-data", "{english_train}"]),
+}
+ZERO_SHOT = {
+    "zero-shot": ("english", []),
+    "zero-shot+space": ("english", ["--word-space-map", "{map}"]),
+    "zero-shot+code-switch+space": ("english-code-switch", ["--word-space-map", "{map}"]),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    method: str  # "scratch", a key of METHODS or of ZERO_SHOT
+    size: int | None
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}__n{'full' if self.size is None else self.size}__seed{self.seed}"
+
+    @property
+    def done_file(self) -> str:
+        return "zero_shot.json" if self.method in ZERO_SHOT else "results.json"
+
+
+def plan() -> list[Run]:
+    """Priority: seed 1 at 250 and 500 of every method, zero-shot, then the other seeds, then the larger sizes."""
+    methods = ("scratch", *METHODS)
+    runs = [Run(method, size, 1) for size in (250, 500) for method in methods]
+    runs += [Run(method, None, 1) for method in ZERO_SHOT]
+    runs += [Run(method, size, seed) for seed in SEEDS[1:] for size in (250, 500) for method in methods]
+    runs += [Run(method, size, seed) for size in SIZES[2:] for seed in SEEDS for method in methods]
+    return runs
+
+
+def _files(data_dir: Path) -> dict[str, dict[str, Path]]:
+    ja, en = data_dir / "ner-wikipedia-ja", data_dir / "conll2003"
+    return {
+        "ja": {"train": ja / "train.jsonl", "validation": ja / "validation.jsonl", "test": ja / "test.jsonl"},
+        "en": {"train": en / "train.txt", "validation": en / "valid.txt", "test": en / "test.txt"},
+    }
+
+
+def _data_flags(files: dict[str, Path]) -> list[str]:
+    return ["--train", str(files["train"]), "--validation", str(files["validation"]), "--test", str(files["test"])]
+
+
+def _xlner(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "modeling_xlner.cli", *arguments]
+
+
+def source_command(name: str, data_dir: Path, output_dir: Path) -> list[str]:
+    files = _files(data_dir)["en"]
+    return _xlner("train", "--lang", "en", *_data_flags(files), "--seed", "1", "--threads", "1",
+                  "--output-dir", str(output_dir / name), *SOURCES[name])  # fmt: skip
+
+
+def command(run: Run, data_dir: Path, output_dir: Path) -> list[str]:
+    files = _files(data_dir)
+    common = ["--lang", "ja", *_data_flags(files["ja"]), "--seed", str(run.seed), "--threads", "1",
+              "--output-dir", str(output_dir / run.name)]  # fmt: skip
+    if run.size is not None:
+        common += ["--max-train-samples", str(run.size)]
+    if run.method == "scratch":
+        return _xlner("train", *common)
+    values = {"map": str(output_dir / "ja_en_map.pt"), "english_train": str(files["en"]["train"])}
+    if run.method in ZERO_SHOT:
+        source, flags = ZERO_SHOT[run.method]
+        flags = ["--zero-shot", "--modules", "word,char,classifier", *flags]
+    else:
+        source, flags = METHODS[run.method]
+    flags = [flag.format(**values) for flag in flags]
+    return _xlner("transfer", "--source", str(output_dir / source), *flags, *common)
+
+
+def _run_logged(arguments: list[str], folder: Path, done: Path, name: str) -> None:
+    if done.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "run.log", "w", encoding="utf-8") as log:
+        environment = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"}
+        completed = subprocess.run(arguments, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    print(f"{name}: {'done' if completed.returncode == 0 else f'FAILED (exit {completed.returncode}), see run.log'}", flush=True)
+
+
+def prepare(data_dir: Path, output_dir: Path, jobs: int) -> None:
+    """The word-space map and the English sources (skipped when present)."""
+    map_file = output_dir / "ja_en_map.pt"
+    if not map_file.exists():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(_xlner("word-space", "--output", str(map_file)), check=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(
+            lambda name: _run_logged(source_command(name, data_dir, output_dir), output_dir / name, output_dir / name / "results.json", name),
+            SOURCES,
+        ))  # fmt: skip
+
+
+def _score(path: Path) -> dict:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if path.name == "zero_shot.json":
+        return {"f1": record["test"]["f1"], "best_epoch": None}
+    return {"f1": record["test"]["f1"], "best_epoch": record["best_epoch"] or record["epochs_trained"]}
+
+
+def report(output_dir: Path) -> dict:
+    """Mean ± std per (method, size) over finished seeds, and the gain over scratch at the same size."""
+    groups: dict[tuple[str, int | None], list[dict]] = {}
+    for run in plan():
+        path = output_dir / run.name / run.done_file
+        if path.exists():
+            groups.setdefault((run.method, run.size), []).append(_score(path))
+    rows = []
+    for (method, size), scores in groups.items():
+        f1 = [score["f1"] for score in scores]
+        epochs = [score["best_epoch"] for score in scores if score["best_epoch"] is not None]
+        rows.append({
+            "method": method, "size": size, "seeds": len(scores), "test_f1_mean": statistics.fmean(f1),
+            "test_f1_std": statistics.stdev(f1) if len(f1) > 1 else None,
+            "best_epoch": statistics.fmean(epochs) if epochs else None,
+        })  # fmt: skip
+    scratch = {row["size"]: row["test_f1_mean"] for row in rows if row["method"] == "scratch"}
+    lines = ["| method | size | test F1 ×100 | seeds | vs scratch | best epoch |", "|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["size"] is None, r["size"] or 0, r["method"])):
+        spread = f" ± {100 * row['test_f1_std']:.1f}" if row["test_f1_std"] is not None else ""
+        gain = row["test_f1_mean"] - scratch[row["size"]] if row["size"] in scratch and row["method"] != "scratch" else None
+        lines.append(
+            f"| {row['method']} | {row['size'] or 'full'} | {100 * row['test_f1_mean']:.1f}{spread} | {row['seeds']} | "
+            f"{'' if gain is None else f'{100 * gain:+.1f}'} | {'' if row['best_epoch'] is None else f'{row['best_epoch']:.1f}'} |"
+        )
+    (output_dir / "transfer_methods.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (output_dir / "transfer_methods.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return {"rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--output-dir", default="runs/transfer")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (1 torch thread each)")
+    parser.add_argument("--only", nargs="*", help="run names (METHOD__nSIZE__seedN) to run, in this order")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    data_dir, output_dir = Path(args.data_dir), Path(args.output_dir)
+    runs = plan()
+    if args.only:
+        known = {run.name: run for run in runs}
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            parser.error(f"unknown run names {unknown}; known: {', '.join(known)}")
+        runs = [known[name] for name in args.only]
+    if not args.report_only:
+        prepare(data_dir, output_dir, args.jobs)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(
+                lambda run: _run_logged(command(run, data_dir, output_dir), output_dir / run.name, output_dir / run.name / run.done_file, run.name),
+                runs,
+            ))  # fmt: skip
+    report(output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+# Copyright 2025 The xlner authors.
+# Licensed under the Apache License, Version 2.0.
+"""Zero-shot transfer (`xlner transfer --zero-shot`): the source model applied to the target language with
+no target labels at all.
+
+Every module is copied; the target's tokenizer (vocabularies from the training texts, their labels
+unused) feeds it, and `word_space_map` carries the word projection across vector tables. The model
+keeps the source's labels, so the test set is scored with its entity types collapsed onto the
+source's through the label map (人名 → PER, 地名 → LOC, 法人名 → ORG, ...); types the map leaves out
+are dropped from the gold. The folder holds the model and `zero_shot.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from transformers import set_seed
+
+from ..modeling_xlner import XLNerForTokenClassification
+from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map
+from ..decoding_xlner import split_label
+from .data import load_data, is_span_data
+from .evaluation import headline, score_split, tagging_pipeline
+from .features import load_vector_rows, vector_rows_for
+from .options import TrainingOptions, TransferOptions
+from .trainer import build_tokenizer, training_texts
+from .word_space import WordSpaceMap
+
+logger = logging.getLogger(__name__)
+
+ZERO_SHOT_FILE = "zero_shot.json"
+ALL_MODULES = ("word", "char", "context", "head")
+
+
+def collapse_types(dataset: datasets.Dataset, type_map: Mapping[str, str]) -> datasets.Dataset:
+    """Gold entity types renamed through `type_map` (target type → source type); unmapped types dropped."""
+    if is_span_data(dataset):
+        def collapse(example: dict) -> dict:
+            entities = [{**e, "type": type_map[e["type"]]} for e in example["entities"] if e["type"] in type_map]
+            return {"entities": entities}
+    else:
+        def collapse(example: dict) -> dict:
+            tags = []
+            for tag in example["ner_tags"]:
+                prefix, name = split_label(tag)
+                tags.append(f"{prefix}-{type_map[name]}" if prefix and name in type_map else "O")
+            return {"ner_tags": tags}
+    return dataset.map(collapse, desc="collapsing entity types")
+
+
+def zero_shot(
+    source: str,
+    language: str,
+    train_source: str,
+    test_source: str | None,
+    output_dir: str | Path,
+    options: TrainingOptions,
+    transfer_options: TransferOptions,
+) -> dict[str, Any]:
+    """Copy every module of `source` behind a `language` tokenizer, score the collapsed test set, save both."""
+    if test_source is None:
+        raise ValueError("--zero-shot scores the test set: give --test")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    set_seed(options.seed)
+    texts = load_data(train_source)  # vocabularies only: the labels are never read
+    # The source has no part-of-speech embedding to copy: a fresh one would only add noise.
+    options = replace(options, part_of_speech=False)
+    vector_rows = vector_rows_for(options.vectors, language, *training_texts(texts), options.vector_rows)
+    tokenizer = build_tokenizer(texts, language, options, vector_rows)
+    model = XLNerForTokenClassification.from_pretrained(
+        source, transfer_modules=ALL_MODULES, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
+        seed=options.seed, vector_dim=vector_rows.dim if vector_rows is not None else 0, **options.model_config,
+    )  # fmt: skip
+    if vector_rows is not None:
+        load_vector_rows(model, vector_rows)
+    type_map = read_label_map(transfer_options.label_map) or DEFAULT_LABEL_MAP
+    test = collapse_types(load_data(test_source), type_map)
+    scores = score_split(tagging_pipeline(model, tokenizer), test)
+    record = {
+        "source": source,
+        "language": language,
+        "test_file": test_source,
+        "type_map": dict(type_map),
+        "test": headline(scores) | {"per_type": scores.get("per_type")},
+        "transfer": model.config.transferred_from,
+        "word_space": WordSpaceMap.load(transfer_options.word_space_map).record() if transfer_options.word_space_map else None,
+    }
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    (output_dir / ZERO_SHOT_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    logger.info("Zero-shot test F1 (types collapsed): %.4f", scores["f1"])
+    return record
+
+
+__all__ = ["ZERO_SHOT_FILE", "collapse_types", "zero_shot"]

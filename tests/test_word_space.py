@@ -1,0 +1,213 @@
+"""The transfer methods of issue 14 on tiny hand-made cases: the word-space map (seed dictionary, least squares,
+precision@1, the projection carried across by from_pretrained), code-switched English pretraining, zero-shot scoring."""
+
+from __future__ import annotations
+
+import sys
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
+from modeling_xlner.training.code_switch import code_switch_features, prepare_code_switching, romaji_spellings
+from modeling_xlner.training.vectors import WordVectors
+from modeling_xlner.training.word_space import (
+    WordSpaceMap, build_seed_dictionary, learn_map, load_transliterations, precision_at_1, split_pairs,
+)  # fmt: skip
+from modeling_xlner.training.zero_shot import collapse_types
+from modeling_xlner.transfer_xlner import read_word_space_map
+
+EN_LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+SMALL = dict(word_embedding_dim=4, bigram_embedding_dim=3, shape_embedding_dim=2, char_hidden_size=3, context_hidden_size=5)
+
+
+# ---------------------------------------------------------------------------------- seed dictionary
+
+
+def test_seed_dictionary_pairs_identical_strings_and_transliterations_of_own_rows():
+    english = WordVectors("en", {"sony": 0, "tokyo": 1, "london": 2, "a": 3, "iron": 4}, np.eye(5, dtype=np.float32))
+    # Row 1 is ロンドン's own; 倫敦 was pruned onto it (second key): it must not be paired.
+    japanese = WordVectors(
+        "ja", {"Sony": 0, "ロンドン": 1, "倫敦": 1, "a": 2, "アイアン": 3, "東京": 4}, np.eye(5, 3, dtype=np.float32)
+    )
+    transliterations = {"london": "ロンドン", "iron": "アイアン", "paris": "パリ", "tokyo": "倫敦"}
+    dictionary = build_seed_dictionary(english, japanese, transliterations)
+    # By hand: Sony is Latin and a GloVe key (lowercased); "a" is too short; ロンドン and アイアン are own keys
+    # with an English word in GloVe; パリ has no Japanese vector; 倫敦 is a pruned key.
+    assert dictionary.pairs == [("Sony", "sony"), ("アイアン", "iron"), ("ロンドン", "london")]
+    assert dictionary.counts == {"identical": 1, "transliteration": 2}
+
+
+def test_held_out_words_are_never_in_the_training_pairs():
+    pairs = [(f"w{i}", f"e{i}") for i in range(20)] + [("w0", "e0b")]
+    train, held = split_pairs(pairs, 0.25, seed=3)
+    assert len({t for t, _ in held}) == 5
+    assert not {t for t, _ in train} & {t for t, _ in held}
+    assert sorted(train + held) == sorted(pairs)
+
+
+def test_transliteration_file_is_read_and_bad_lines_are_named(tmp_path):
+    good = tmp_path / "pairs.tsv"
+    good.write_text("\ufeffLondon\tロンドン\n\nIron\tアイアン\n", encoding="utf-8")
+    assert load_transliterations(str(good)) == {"london": "ロンドン", "iron": "アイアン"}
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("london\tロンドン\nparis\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.tsv, line 2: expected 'english<TAB>katakana'"):
+        load_transliterations(str(bad))
+    with pytest.raises(FileNotFoundError, match="missing.tsv"):
+        load_transliterations(str(tmp_path / "missing.tsv"))
+
+
+def test_a_missing_alkana_package_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "alkana", None)
+    monkeypatch.setitem(sys.modules, "alkana.data", None)
+    with pytest.raises(ImportError, match=r"alkana.*pip install \"xlner\[transfer\]\""):
+        load_transliterations("alkana")
+
+
+# ---------------------------------------------------------------------------------- the map
+
+
+def _exact_case():
+    """Target vectors (3-d) that an exact linear map sends onto the source vectors (2-d)."""
+    rng = np.random.default_rng(0)
+    true_map = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, -1.0]], dtype=np.float32)
+    target_matrix = rng.normal(size=(30, 3)).astype(np.float32)
+    source_matrix = target_matrix @ true_map
+    target = WordVectors("ja", {f"j{i}": i for i in range(30)}, target_matrix)
+    source = WordVectors("en", {f"e{i}": i for i in range(30)}, source_matrix)
+    return source, target, true_map, [(f"j{i}", f"e{i}") for i in range(30)]
+
+
+def test_least_squares_recovers_an_exact_map_and_finds_every_held_out_word():
+    source, target, true_map, pairs = _exact_case()
+    train, held = pairs[:20], pairs[20:]
+    matrix = learn_map(source, target, train, ridge=1e-6)
+    np.testing.assert_allclose(matrix, true_map, atol=1e-4)
+    assert precision_at_1(matrix, source, target, held) == 1.0
+    # A map that sends everything elsewhere finds (almost) nothing: the measure can fail.
+    assert precision_at_1(-matrix, source, target, held) < 0.2
+
+
+def test_precision_at_1_counts_by_hand():
+    """Two held-out words, one mapped next to its English word, one next to another word: 1/2."""
+    source = WordVectors("en", {"x": 0, "y": 1, "z": 2}, np.array([[1, 0], [0, 1], [-1, 0]], dtype=np.float32))
+    target = WordVectors("ja", {"ja_x": 0, "ja_y": 1}, np.array([[2, 0.1], [-1, 0.2]], dtype=np.float32))
+    assert precision_at_1(np.eye(2, dtype=np.float32), source, target, [("ja_x", "x"), ("ja_y", "y")]) == 0.5
+
+
+def test_map_file_round_trip_and_errors(tmp_path):
+    path = tmp_path / "map.pt"
+    WordSpaceMap(np.ones((3, 2), dtype=np.float32), "en", "ja", "alkana", {"pairs": 7}, 0.25).save(path)
+    loaded = WordSpaceMap.load(path)
+    assert loaded.record() == {
+        "source_vectors": "en", "target_vectors": "ja", "transliterations": "alkana", "dictionary": {"pairs": 7},
+        "precision_at_1": 0.25, "ridge": 1.0, "shape": [3, 2],
+    }  # fmt: skip
+    assert torch.equal(read_word_space_map(str(path)), torch.ones(3, 2))
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        read_word_space_map(str(tmp_path / "nowhere.pt"))
+    torch.save({"other": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a word-space map"):
+        read_word_space_map(str(tmp_path / "other.pt"))
+
+
+# ---------------------------------------------------------------------------------- the projection carried across
+
+
+@pytest.fixture()
+def english_with_vectors(tmp_path):
+    """A tiny English model with 2-d vectors (rows: none, tokyo, sony) and a known projection."""
+    tokenizer = XLNerTokenizer.from_corpus(["Sony is in Tokyo ."], language="en", vector_vocab={"tokyo": 1, "sony": 2})
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size, bigram_vocab_size=tokenizer.bigram_vocab_size, vector_vocab_size=3,
+        vector_dim=2, id2label=dict(enumerate(EN_LABELS)), **SMALL,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = XLNerForTokenClassification(config)
+    with torch.no_grad():
+        model.xlner.word.vector_projection.weight.copy_(torch.arange(8.0).view(4, 2))
+    model.save_pretrained(tmp_path / "en")
+    tokenizer.save_pretrained(tmp_path / "en")
+    return tmp_path / "en", model, tokenizer
+
+
+def test_word_space_map_carries_the_projection_and_unknown_words_start_from_unk(english_with_vectors):
+    directory, source, source_tokenizer = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["Sonyは東京にある。"], language="ja", vector_vocab={"東京": 1, "Sony": 2})
+    word_space_map = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]])  # 3-d Japanese vectors -> 2-d English
+    model = XLNerForTokenClassification.from_pretrained(
+        directory, transfer_modules="word,char,classifier", tokenizer=japanese, word_space_map=word_space_map,
+        vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0,
+    )  # fmt: skip
+    # By hand: W_source = [[0,1],[2,3],[4,5],[6,7]]; W_target = W_source @ M.T, row r = (w0, w1, 2 w0 + 3 w1).
+    expected = torch.tensor([[0.0, 1, 3], [2, 3, 13], [4, 5, 23], [6, 7, 33]])
+    assert torch.equal(model.xlner.word.vector_projection.weight.detach(), expected)
+    # Projecting a mapped vector equals the source's projection of the mapped vector.
+    x = torch.tensor([0.5, -1.0, 2.0])
+    assert torch.allclose(model.xlner.word.vector_projection(x), source.xlner.word.vector_projection(x @ word_space_map))
+    # Sony is in both vocabularies (its row copied); は, 東京, ... are not: they start from the English <unk> row.
+    rows = model.get_input_embeddings().weight.detach()
+    english_rows = source.get_input_embeddings().weight.detach()
+    assert torch.equal(rows[japanese.word_to_id["sony"]], english_rows[source_tokenizer.word_to_id["sony"]])
+    for word in ("は", "東京", "ある"):
+        assert torch.equal(rows[japanese.word_to_id[word]], english_rows[source.config.unk_token_id]), word
+    assert torch.equal(rows[source.config.pad_token_id], torch.zeros(4))
+    report = model.config.transferred_from
+    assert report["word_space_map"] == [3, 2]
+    assert report["word_rows_from_unknown"] == len(japanese.word_to_id) - 3  # all but <pad>, <unk>, sony
+    # The vector table is the target's own (zeros until the trainer loads its rows), never the source's.
+    assert model.xlner.word.vectors.shape == (3, 3)
+
+
+def test_word_space_map_errors(english_with_vectors):
+    directory, _, _ = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["東京にある。"], language="ja", vector_vocab={"東京": 1})
+    common = dict(tokenizer=japanese, vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0)
+    with pytest.raises(ValueError, match="need a `word_space_map`"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", **common)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*needs \(3, 2\)"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", word_space_map=torch.zeros(2, 3), **common)
+    with pytest.raises(ValueError, match="needs `word` among the modules"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="char", word_space_map=torch.zeros(3, 2), **common)
+
+
+# ---------------------------------------------------------------------------------- code switching
+
+
+def test_code_switched_words_read_the_romaji_of_their_transliteration(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("los\tロス\nangeles\tアンジェルス\n", encoding="utf-8")
+    train = datasets.Dataset.from_dict({"tokens": [["Los", "Angeles", "is", "big"], ["los", "is"]], "ner_tags": [["B-LOC", "I-LOC", "O", "O"], ["B-LOC", "O"]]})
+    tokenizer = XLNerTokenizer.from_corpus(list(train["tokens"]), language="en", is_split_into_words=True)
+    # pykakasi's Hepburn (ジェ → "jie"), as the Japanese tokenizer romanises the same katakana.
+    assert romaji_spellings(train["tokens"], load_transliterations(str(pairs))) == {"los": "rosu", "angeles": "anjierusu"}
+    tokenizer, switch = prepare_code_switching(train, tokenizer, str(pairs), rate=1.0, seed=0)
+    encoding = tokenizer(list(train["tokens"]), is_split_into_words=True)
+    features = datasets.Dataset.from_dict({"char_ids": encoding["char_ids"]})
+    switched, count = switch.apply(features, train, tokenizer)
+    assert count == 3  # Los, Angeles, los: every transliterable occurrence at rate 1
+    ids = tokenizer.bigram_to_id
+    # The bigrams of "rosu" between the word-boundary marks, written out by hand.
+    start, end = tokenizer._bigrams(tokenizer.split_words("x")[0])[0][0], tokenizer._bigrams(tokenizer.split_words("x")[0])[-1][-1]
+    rosu = [ids[start + "r"], ids["ro"], ids["os"], ids["su"], ids["u" + end]]
+    assert switched["char_ids"][0][0] == rosu and switched["char_ids"][1][0] == rosu
+    assert switched["char_ids"][0][2] == encoding["char_ids"][0][2]  # "is" has no transliteration: unchanged
+    assert 1 not in rosu  # the romaji bigrams joined the vocabulary (1 is <unk>)
+    unchanged, none = code_switch_features(features, train["tokens"], tokenizer, switch.spellings, rate=0.0, seed=0)
+    assert none == 0 and unchanged["char_ids"] == features["char_ids"]
+
+
+# ---------------------------------------------------------------------------------- zero-shot scoring
+
+
+def test_zero_shot_gold_types_are_collapsed_through_the_label_map():
+    spans = datasets.Dataset.from_list(
+        [{"text": "山田はトヨタの社員", "entities": [{"start": 0, "end": 2, "type": "人名"}, {"start": 3, "end": 6, "type": "法人名"}, {"start": 7, "end": 9, "type": "病名"}]}]
+    )
+    collapsed = collapse_types(spans, {"人名": "PER", "法人名": "ORG"})
+    assert [(e["start"], e["end"], e["type"]) for e in collapsed[0]["entities"]] == [(0, 2, "PER"), (3, 6, "ORG")]
+    words = datasets.Dataset.from_dict({"tokens": [["a", "b", "c"]], "ner_tags": [["B-人名", "I-人名", "B-病名"]]})
+    assert collapse_types(words, {"人名": "PER"})[0]["ner_tags"] == ["B-PER", "I-PER", "O"]
