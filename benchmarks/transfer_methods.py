@@ -39,10 +39,12 @@ METHODS = {
     "code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
     "joint": ("english", ["--modules", "char,classifier", "--joint-data", "{english_train}"]),
 }
+# Zero-shot of each method: the copy (its word module fresh), the shared space, both with code switching.
 ZERO_SHOT = {
-    "zero-shot": ("english", []),
-    "zero-shot+space": ("english", ["--word-space-map", "{map}"]),
-    "zero-shot+code-switch+space": ("english-code-switch", ["--word-space-map", "{map}"]),
+    "zero-shot-copy": ("english", ["--modules", "char,classifier"]),
+    "zero-shot-space": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "zero-shot-code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
+    "zero-shot-code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
 }
 
 
@@ -104,7 +106,7 @@ def command(run: Run, data_dir: Path, output_dir: Path) -> list[str]:
     values = {"map": str(output_dir / "ja_en_map.pt"), "english_train": str(files["en"]["train"])}
     if run.method in ZERO_SHOT:
         source, flags = ZERO_SHOT[run.method]
-        flags = ["--zero-shot", "--modules", "word,char,classifier", *flags]
+        flags = ["--zero-shot", *flags]
     else:
         source, flags = METHODS[run.method]
     flags = [flag.format(**values) for flag in flags]
@@ -121,8 +123,14 @@ def _run_logged(arguments: list[str], folder: Path, done: Path, name: str) -> No
     print(f"{name}: {'done' if completed.returncode == 0 else f'FAILED (exit {completed.returncode}), see run.log'}", flush=True)
 
 
-def prepare(data_dir: Path, output_dir: Path, jobs: int) -> None:
-    """The word-space map and the English sources (skipped when present)."""
+def sources_of(runs: list[Run]) -> list[str]:
+    """The English sources the runs transfer from."""
+    needed = {(METHODS.get(run.method) or ZERO_SHOT[run.method])[0] for run in runs if run.method != "scratch"}
+    return [name for name in SOURCES if name in needed]
+
+
+def prepare(data_dir: Path, output_dir: Path, jobs: int, sources: list[str]) -> None:
+    """The word-space map and the English sources the runs need (skipped when present)."""
     map_file = output_dir / "ja_en_map.pt"
     if not map_file.exists():
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +138,7 @@ def prepare(data_dir: Path, output_dir: Path, jobs: int) -> None:
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(
             lambda name: _run_logged(source_command(name, data_dir, output_dir), output_dir / name, output_dir / name / "results.json", name),
-            SOURCES,
+            sources,
         ))  # fmt: skip
 
 
@@ -160,11 +168,12 @@ def report(output_dir: Path) -> dict:
     scratch = {row["size"]: row["test_f1_mean"] for row in rows if row["method"] == "scratch"}
     lines = ["| method | size | test F1 ×100 | seeds | vs scratch | best epoch |", "|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["size"] is None, r["size"] or 0, r["method"])):
+        epochs = "" if row["best_epoch"] is None else f"{row['best_epoch']:.1f}"
         spread = f" ± {100 * row['test_f1_std']:.1f}" if row["test_f1_std"] is not None else ""
         gain = row["test_f1_mean"] - scratch[row["size"]] if row["size"] in scratch and row["method"] != "scratch" else None
         lines.append(
             f"| {row['method']} | {row['size'] or 'full'} | {100 * row['test_f1_mean']:.1f}{spread} | {row['seeds']} | "
-            f"{'' if gain is None else f'{100 * gain:+.1f}'} | {'' if row['best_epoch'] is None else f'{row['best_epoch']:.1f}'} |"
+            f"{'' if gain is None else f'{100 * gain:+.1f}'} | {epochs} |"
         )
     (output_dir / "transfer_methods.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (output_dir / "transfer_methods.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
@@ -189,7 +198,7 @@ def main() -> None:
             parser.error(f"unknown run names {unknown}; known: {', '.join(known)}")
         runs = [known[name] for name in args.only]
     if not args.report_only:
-        prepare(data_dir, output_dir, args.jobs)
+        prepare(data_dir, output_dir, args.jobs, sources_of(runs))
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(
                 lambda run: _run_logged(command(run, data_dir, output_dir), output_dir / run.name, output_dir / run.name / run.done_file, run.name),

@@ -142,15 +142,15 @@ class TransferOptions:
     word_space_map: str | None = field(
         default=None,
         metadata=_help(
-            "a map from `xlner word-space`: the target's vectors mapped into the source's, so that `word` transfers "
-            "between vector tables of different widths (Japanese chiVe -> English GloVe)"
+            "a map file (made by `xlner word-space`): the target's vectors mapped into the source's, so "
+            "that `word` transfers between vector tables of different widths (Japanese chiVe to English GloVe)"
         ),
     )
     zero_shot: bool = field(
         default=False,
         metadata=_help(
-            "no training: every module copied (with --word-space-map when the vectors differ), the source's labels kept, "
-            "the test set scored with its types collapsed onto the source's through the label map"
+            "no training: the chosen modules copied (with the word space map when the vectors differ), the source's labels "
+            "kept, the test set scored with its types collapsed onto the source's through the label map"
         ),
     )
     joint_data: str | None = field(

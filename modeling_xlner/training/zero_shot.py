@@ -3,7 +3,8 @@
 """Zero-shot transfer (`xlner transfer --zero-shot`): the source model applied to the target language with
 no target labels at all.
 
-Every module is copied; the target's tokenizer (vocabularies from the training texts, their labels
+The chosen modules are copied (every one for the full method; `char,classifier` is the paper's copy,
+its word module fresh); the target's tokenizer (vocabularies from the training texts, their labels
 unused) feeds it, and `word_space_map` carries the word projection across vector tables. The model
 keeps the source's labels, so the test set is scored with its entity types collapsed onto the
 source's through the label map (人名 → PER, 地名 → LOC, 法人名 → ORG, ...); types the map leaves out
@@ -24,7 +25,7 @@ import torch
 from transformers import set_seed
 
 from ..modeling_xlner import XLNerForTokenClassification
-from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map
+from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map, resolve_modules
 from ..decoding_xlner import split_label
 from .data import load_data, is_span_data
 from .evaluation import headline, score_split, tagging_pipeline
@@ -36,7 +37,6 @@ from .word_space import WordSpaceMap
 logger = logging.getLogger(__name__)
 
 ZERO_SHOT_FILE = "zero_shot.json"
-ALL_MODULES = ("word", "char", "context", "head")
 
 
 def collapse_types(dataset: datasets.Dataset, type_map: Mapping[str, str]) -> datasets.Dataset:
@@ -64,9 +64,11 @@ def zero_shot(
     options: TrainingOptions,
     transfer_options: TransferOptions,
 ) -> dict[str, Any]:
-    """Copy every module of `source` behind a `language` tokenizer, score the collapsed test set, save both."""
+    """Copy the modules of `source` behind a `language` tokenizer, score the collapsed test set, save both."""
     if test_source is None:
         raise ValueError("--zero-shot scores the test set: give --test")
+    if "head" not in resolve_modules(transfer_options.modules):
+        raise ValueError("--zero-shot tags with the source's head: transfer `head` (or `classifier`)")
     if options.threads:
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
@@ -76,7 +78,7 @@ def zero_shot(
     vector_rows = vector_rows_for(options.vectors, language, *training_texts(texts), options.vector_rows)
     tokenizer = build_tokenizer(texts, language, options, vector_rows)
     model = XLNerForTokenClassification.from_pretrained(
-        source, transfer_modules=ALL_MODULES, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
+        source, transfer_modules=transfer_options.modules, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
         seed=options.seed, vector_dim=vector_rows.dim if vector_rows is not None else 0, **options.model_config,
     )  # fmt: skip
     if vector_rows is not None:
