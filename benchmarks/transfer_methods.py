@@ -7,7 +7,7 @@ Methods (every Japanese run uses the default recipe: chiVe vectors, UniDic part 
 - scratch: `xlner train`;
 - copy: the paper's sequential copy of char + classifier from the English source (GloVe, CRF);
 - shared-space: word + char + classifier, the word projection carried across by the chiVe -> GloVe map
-  (`xlner word-space`, built once into OUTPUT_DIR/ja_en_map.pt);
+  (`xlner word-space`, built once into OUTPUT_DIR/ja_en_map.pt); +shapes: and --script-shapes;
 - code-switch: char + classifier from an English source trained with --code-switch-rate 0.3;
 - code-switch+space: word + char + classifier with the map, from the code-switched source;
 - joint: char + classifier copied, then English batches beside the Japanese ones (--joint-data);
@@ -35,6 +35,7 @@ SOURCES = {"english": [], "english-code-switch": ["--code-switch-rate", "0.3"]}
 METHODS = {
     "copy": ("english", ["--modules", "char,classifier"]),
     "shared-space": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "shared-space+shapes": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]),
     "code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
     "code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
     "joint": ("english", ["--modules", "char,classifier", "--joint-data", "{english_train}"]),
@@ -43,6 +44,7 @@ METHODS = {
 ZERO_SHOT = {
     "zero-shot-copy": ("english", ["--modules", "char,classifier"]),
     "zero-shot-space": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "zero-shot-space+shapes": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]),
     "zero-shot-code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
     "zero-shot-code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
 }

@@ -23,7 +23,7 @@ from .decoding_xlner import bio_transition_scores, decode
 from .loading_xlner import check_weights_files, own_weight_copies
 from .lstm_xlner import XLNerLSTM, unique_rows
 from .transfer_xlner import (
-    check_source_weights, check_transfer, copy_modules, read_label_map, read_word_space_map, resolve_modules, split_transfer_kwargs,
+    check_source_weights, check_transfer, copy_modules, read_label_map, read_shape_roles, read_word_space_map, resolve_modules, split_transfer_kwargs,
     transfer_config, transfer_tokenizers,
 )  # fmt: skip
 
@@ -191,7 +191,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
     @classmethod
     def from_pretrained(
         cls, pretrained_model_name_or_path, *model_args, transfer_modules=None, tokenizer=None, label_map=None,
-        word_space_map=None, seed: int | None = None, **kwargs,
+        word_space_map=None, shape_roles=None, seed: int | None = None, **kwargs,
     ):  # fmt: skip
         r"""
         Load a saved model, or (with `transfer_modules`) build a new one from some of its modules.
@@ -211,6 +211,10 @@ class XLNerPreTrainedModel(PreTrainedModel):
             With `word`: a map (target vector width × source vector width) from the target's pretrained
             vectors into the source's, or the file `xlner word-space` saved it in; it carries the word
             projection across vector tables of different widths (e.g. Japanese chiVe into English GloVe).
+        shape_roles (`bool` or `dict[str, str]`, *optional*):
+            With `char`: target word-shape name → source shape name whose (copied) row it starts from;
+            `True` for the Japanese scripts (katakana → title-case, hiragana / kanji → lowercase), shapes an
+            English source never trained.
         seed (`int`, *optional*):
             Seed for the freshly initialised parameters (default: the global RNG).
 
@@ -218,8 +222,8 @@ class XLNerPreTrainedModel(PreTrainedModel):
         """
         check_weights_files(pretrained_model_name_or_path)
         if transfer_modules is None:
-            if tokenizer is not None or label_map is not None or word_space_map is not None or seed is not None:
-                raise ValueError("`tokenizer`, `label_map`, `word_space_map` and `seed` only apply with `transfer_modules`")
+            if any(value is not None for value in (tokenizer, label_map, word_space_map, shape_roles, seed)):
+                raise ValueError("`tokenizer`, `label_map`, `word_space_map`, `shape_roles` and `seed` only apply with `transfer_modules`")
             loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
             own_weight_copies(loaded[0] if isinstance(loaded, tuple) else loaded)  # output_loading_info=True
             return loaded
@@ -239,7 +243,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
         model.to(source.dtype)
         report = copy_modules(
             source, model, modules, str(pretrained_model_name_or_path), tokenizers, read_label_map(label_map),
-            read_word_space_map(word_space_map),
+            read_word_space_map(word_space_map), read_shape_roles(shape_roles),
         )  # fmt: skip
         model.transfer_report, model.config.transferred_from = report, report.to_config()
         return model.eval()  # as every loaded model

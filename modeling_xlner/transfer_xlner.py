@@ -73,6 +73,10 @@ ROW_ALIGNED = {
 TARGET_ONLY = ("char.surface_", "word.pos_embeddings", "word.vector_projection", "word.vectors")
 # The pretrained vector table belongs to the target's tokenizer (its vector vocabulary): never copied.
 NEVER_COPIED = ("word.vectors",)
+# `shape_roles=True`: Japanese script shapes, which an English source never trained, start from the English
+# shape of the same role. Katakana words are mostly transliterated foreign names and loanwords, as
+# title-case words are in English; hiragana and kanji carry no such mark.
+SCRIPT_SHAPE_ROLES = {"hiragana": "lower", "katakana": "title", "kanji": "lower", "mixed-japanese": "lower"}
 # Mapped across vector spaces by `word_space_map` when the widths differ.
 MAPPED = "word.vector_projection.weight"
 # The CRF's label-to-label scores: aligned on the head's labels along both axes.
@@ -195,6 +199,7 @@ class TransferReport:
     parameter_rows: dict[str, int] = field(default_factory=dict, repr=False)  # rows of each row-aligned parameter
     word_space_map: list[int] | None = None  # shape of the map that carried the word projection across, if any
     word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row (with a map)
+    shape_roles: dict[str, str] | None = None  # target shape -> the source shape whose row it started from
 
     def to_config(self) -> dict[str, Any]:
         record: dict[str, Any] = {"source": self.source, "modules": list(self.modules), "rows_copied": dict(self.rows_copied)}
@@ -203,6 +208,7 @@ class TransferReport:
         # Always written (None without a map), as results.json writes every field of its copy of this record.
         record["word_space_map"] = None if self.word_space_map is None else list(self.word_space_map)
         record["word_rows_from_unknown"] = self.word_rows_from_unknown
+        record["shape_roles"] = self.shape_roles
         return record
 
     def fully_copied(self, name: str) -> bool:
@@ -276,6 +282,13 @@ def read_word_space_map(word_space_map: torch.Tensor | str | os.PathLike | None)
     if not isinstance(saved, dict) or not isinstance(saved.get("target_to_source"), torch.Tensor):
         raise ValueError(f"{word_space_map}: not a word-space map (no 'target_to_source' matrix)")
     return saved["target_to_source"]
+
+
+def read_shape_roles(shape_roles: Mapping[str, str] | bool | None) -> dict[str, str] | None:
+    """`True`: the Japanese script roles (`SCRIPT_SHAPE_ROLES`); a mapping as given; None / False: none."""
+    if shape_roles is True:
+        return dict(SCRIPT_SHAPE_ROLES)
+    return dict(shape_roles) if shape_roles else None
 
 
 def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any, word_space_map: Any = None) -> None:
@@ -354,11 +367,13 @@ def copy_modules(
     tokenizers: tuple[Any, Any] = (None, None),
     label_map: Mapping[str, str] | None = None,
     word_space_map: torch.Tensor | None = None,
+    shape_roles: Mapping[str, str] | None = None,
 ) -> TransferReport:
     """Copy `modules` of `source` into `target` (in place) and return what was copied.
 
     `tokenizers` (source's, target's) align the word and bigram rows; `label_map` the head's rows;
-    `word_space_map` (target vector width × source vector width) the word projection.
+    `word_space_map` (target vector width × source vector width) the word projection; `shape_roles`
+    (target shape name → source shape name, with `char`) which shape rows start from which.
     """
     if "head" in modules and getattr(target, "head", None) is None:
         raise ValueError(f"{type(target).__name__} has no head: transfer `head` (or `classifier`) into a model for token classification")
@@ -407,6 +422,8 @@ def copy_modules(
             report.copied_rows[name] = None
     if "word" in modules and word_space_map is not None:
         _unknown_rows_from_source(source, target, rows["word"], report)
+    if "char" in modules and shape_roles:
+        _shapes_by_role(target, shape_roles, tokenizers[1], report)
     _log(report, target)
     return report
 
@@ -420,6 +437,21 @@ def _mapped_projection(source_weight: torch.Tensor, word_space_map: torch.Tensor
             f"vectors into the source's {expected[1]}-d ones needs {expected}"
         )
     return source_weight @ word_space_map.to(source_weight.dtype).T
+
+
+def _shapes_by_role(target: nn.Module, shape_roles: Mapping[str, str], tokenizer: Any, report: TransferReport) -> None:
+    """Each shape named in `shape_roles` takes the (already copied) row of the shape it maps to."""
+    names = list(getattr(tokenizer, "shape_names", ()))
+    unknown = sorted({*shape_roles, *shape_roles.values()} - set(names))
+    if unknown:
+        raise ValueError(f"shape_roles: {unknown} are not word shapes of the tokenizer ({names or 'none: pass the tokenizer'})")
+    embeddings = target.base_model.char.shape_embeddings
+    if embeddings is None:
+        raise ValueError("shape_roles: the target model has no word-shape embedding")
+    weight = embeddings.weight
+    for name, role in shape_roles.items():
+        weight[names.index(name)] = weight[names.index(role)]
+    report.shape_roles = dict(shape_roles)
 
 
 def _unknown_rows_from_source(source: nn.Module, target: nn.Module, word_rows: tuple[list[int], list[int]], report: TransferReport) -> None:
@@ -459,6 +491,7 @@ __all__ = [
     "copy_modules",
     "load_tokenizer",
     "read_label_map",
+    "read_shape_roles",
     "read_word_space_map",
     "resolve_modules",
     "split_transfer_kwargs",

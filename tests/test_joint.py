@@ -210,6 +210,7 @@ def test_a_tiny_joint_run_saves_a_japanese_model_that_tags(english_dir, tmp_path
         "transfer", "--source", str(english_dir), "--lang", "ja", "--train", japanese, "--validation", japanese,
         "--test", japanese, "--modules", "char,classifier", "--joint-data", english, "--joint-ratio", "2",
         "--epochs", "2", "--batch-size", "2", "--vectors", "none", "--output-dir", str(output), "--seed", "3",
+        "--transferred-lr-scale", "0.5", "--freeze-transferred-epochs", "1",  # their hooks and groups are the target's
     ])  # fmt: skip
     assert sorted(set(epochs)) == [0, 1]  # Trainer reaches the sampler (accelerate too): each epoch its own batches
     assert languages[("ja", True)] == 2 * 2 and languages[("en", True)] == 2 * 4  # training batches of 2 epochs

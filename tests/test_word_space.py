@@ -211,3 +211,26 @@ def test_zero_shot_gold_types_are_collapsed_through_the_label_map():
     assert [(e["start"], e["end"], e["type"]) for e in collapsed[0]["entities"]] == [(0, 2, "PER"), (3, 6, "ORG")]
     words = datasets.Dataset.from_dict({"tokens": [["a", "b", "c"]], "ner_tags": [["B-人名", "I-人名", "B-病名"]]})
     assert collapse_types(words, {"人名": "PER"})[0]["ner_tags"] == ["B-PER", "I-PER", "O"]
+
+
+# ---------------------------------------------------------------------------------- script shapes by role
+
+
+def test_script_shapes_start_from_the_english_shape_of_the_same_role(english_with_vectors):
+    directory, source, _ = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["東京にある。"], language="ja")
+    names = list(japanese.shape_names)
+    model = XLNerForTokenClassification.from_pretrained(
+        directory, transfer_modules="char", tokenizer=japanese, shape_roles=True, id2label=dict(enumerate(EN_LABELS)), seed=0
+    )
+    rows, english = model.xlner.char.shape_embeddings.weight.detach(), source.xlner.char.shape_embeddings.weight.detach()
+    # By hand: katakana from title, hiragana / kanji / mixed from lower; every other row the source's own.
+    expected = {"katakana": "title", "hiragana": "lower", "kanji": "lower", "mixed-japanese": "lower"}
+    for index, name in enumerate(names):
+        assert torch.equal(rows[index], english[names.index(expected.get(name, name))]), name
+    assert model.config.transferred_from["shape_roles"] == expected
+    with pytest.raises(ValueError, match=r"shape_roles: \['cursive'\] are not word shapes"):
+        XLNerForTokenClassification.from_pretrained(
+            directory, transfer_modules="char", tokenizer=japanese, shape_roles={"cursive": "lower"},
+            id2label=dict(enumerate(EN_LABELS)), seed=0,
+        )  # fmt: skip

@@ -130,6 +130,7 @@ class XLNerTokenizer(PreTrainedTokenizer):
 
     vocab_files_names = VOCAB_FILES_NAMES
     model_input_names = ["input_ids", "char_ids", "shape_ids", "attention_mask"]
+    shape_names = WORD_SHAPES  # shape id -> name, for transfer's `shape_roles`
     padding_side = "right"
 
     def __init__(

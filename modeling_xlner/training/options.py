@@ -146,6 +146,13 @@ class TransferOptions:
             "that `word` transfers between vector tables of different widths (Japanese chiVe to English GloVe)"
         ),
     )
+    script_shapes: bool = field(
+        default=False,
+        metadata=_help(
+            "with char: the Japanese script shapes, which an English source never trained, start from its shape of "
+            "the same role (katakana from title case, hiragana and kanji from lowercase)"
+        ),
+    )
     zero_shot: bool = field(
         default=False,
         metadata=_help(

@@ -92,6 +92,7 @@ class TransferRecord:
     label_map: dict[str, str] | None = None
     word_space_map: list[int] | None = None  # shape of the map that carried the word projection across
     word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row
+    shape_roles: dict[str, str] | None = None  # target word shape -> source shape whose row it started from
 
 
 @dataclass(kw_only=True)
