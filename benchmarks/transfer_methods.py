@@ -38,6 +38,9 @@ METHODS = {
     "shared-space+shapes": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]),
     "code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
     "code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "code-switch+space+shapes": (
+        "english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]
+    ),
     "joint": ("english", ["--modules", "char,classifier", "--joint-data", "{english_train}"]),
 }
 # Zero-shot of each method: the copy (its word module fresh), the shared space, both with code switching.
@@ -46,6 +49,9 @@ ZERO_SHOT = {
     "zero-shot-space": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
     "zero-shot-space+shapes": ("english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]),
     "zero-shot-code-switch": ("english-code-switch", ["--modules", "char,classifier"]),
+    "zero-shot-code-switch+space+shapes": (
+        "english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]
+    ),
     "zero-shot-code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
 }
 
