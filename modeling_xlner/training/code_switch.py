@@ -22,6 +22,7 @@ import datasets
 from tokenization.segmentation import JapaneseSegmenter, Word
 from tokenization.tokenization_xlner import XLNerTokenizer
 
+from .features import with_bigrams
 from .word_space import load_transliterations
 
 
@@ -39,22 +40,8 @@ def romaji_spellings(words: Sequence[Sequence[str]], transliterations: Mapping[s
 
 def with_romaji_bigrams(tokenizer: XLNerTokenizer, spellings: Mapping[str, str]) -> XLNerTokenizer:
     """The same tokenizer with the romaji spellings' bigrams appended to its bigram vocabulary (ids kept)."""
-    vocab = dict(tokenizer.bigram_to_id)
-    for romaji in sorted(set(spellings.values())):
-        for bigram in tokenizer._bigrams(Word(romaji, 0, len(romaji))):
-            vocab.setdefault(bigram, len(vocab))
-    return XLNerTokenizer(
-        language=tokenizer.language,
-        char_input=tokenizer.char_input,
-        word_input=tokenizer.word_input,
-        romaji_source=tokenizer.romaji_source,
-        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
-        word_vocab=tokenizer.word_to_id,
-        bigram_vocab=vocab,
-        surface_bigram_vocab=tokenizer.surface_bigram_to_id or None,
-        pos_vocab=tokenizer.pos_to_id or None,
-        vector_vocab=tokenizer.vector_to_id or None,
-    )
+    romaji = sorted(set(spellings.values()))
+    return with_bigrams(tokenizer, (bigram for r in romaji for bigram in tokenizer._bigrams(Word(r, 0, len(r)))))
 
 
 def code_switch_features(

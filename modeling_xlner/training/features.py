@@ -109,4 +109,23 @@ def coverage(tokenizer: XLNerTokenizer, texts: Sequence, is_split_into_words: bo
     return {"words": total, "in_vocabulary": known / total, "with_vector": vector / total, "known": either / total}
 
 
-__all__ = ["DEFAULT_VECTORS", "VectorRows", "resolve_vectors", "training_words", "select_vector_rows", "vector_rows_for", "load_vector_rows", "coverage"]
+
+def with_bigrams(tokenizer: XLNerTokenizer, bigrams: Iterable[str]) -> XLNerTokenizer:
+    """The same tokenizer with `bigrams` appended to its bigram vocabulary, in order (existing ids kept)."""
+    vocab = dict(tokenizer.bigram_to_id)
+    for bigram in bigrams:
+        vocab.setdefault(bigram, len(vocab))
+    return XLNerTokenizer(
+        language=tokenizer.language,
+        char_input=tokenizer.char_input,
+        word_input=tokenizer.word_input,
+        romaji_source=tokenizer.romaji_source,
+        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
+        word_vocab=tokenizer.word_to_id,
+        bigram_vocab=vocab,
+        surface_bigram_vocab=tokenizer.surface_bigram_to_id or None,
+        pos_vocab=tokenizer.pos_to_id or None,
+        vector_vocab=tokenizer.vector_to_id or None,
+    )
+
+__all__ = ["with_bigrams", "DEFAULT_VECTORS", "VectorRows", "resolve_vectors", "training_words", "select_vector_rows", "vector_rows_for", "load_vector_rows", "coverage"]

@@ -24,7 +24,7 @@ from ..transfer_xlner import TransferReport, resolve_modules
 from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
-from .features import VectorRows, load_vector_rows, vector_rows_for
+from .features import VectorRows, load_vector_rows, vector_rows_for, with_bigrams
 from .joint import joint_transfer_options, run_joint_training
 from .trainer import build_tokenizer, read_training_data, run_training, training_texts
 from .word_space import WordSpaceMap
@@ -35,22 +35,8 @@ logger = logging.getLogger(__name__)
 
 def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
     """The same tokenizer with the source model's bigrams appended to its bigram vocabulary (ids kept)."""
-    vocab = dict(tokenizer.bigram_to_id)
     source_vocab = XLNerTokenizer.from_pretrained(source).bigram_to_id
-    for bigram, _ in sorted(source_vocab.items(), key=lambda item: item[1]):
-        vocab.setdefault(bigram, len(vocab))
-    return XLNerTokenizer(
-        language=tokenizer.language,
-        char_input=tokenizer.char_input,
-        word_input=tokenizer.word_input,
-        romaji_source=tokenizer.romaji_source,
-        max_bigrams_per_word=tokenizer.max_bigrams_per_word,
-        word_vocab=tokenizer.word_to_id,
-        bigram_vocab=vocab,
-        surface_bigram_vocab=tokenizer.surface_bigram_to_id or None,
-        pos_vocab=tokenizer.pos_to_id or None,
-        vector_vocab=tokenizer.vector_to_id or None,
-    )
+    return with_bigrams(tokenizer, sorted(source_vocab, key=source_vocab.get))
 
 
 def build_transferred_model(
