@@ -64,7 +64,7 @@ def test_full_plan_covers_the_issue():
 def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
     runs = plan_runs(QUICK_PLAN, best_combination="char+classifier")
     assert {(r.method, r.size, r.seed, r.inputs, r.recipe) for r in runs} == {
-        (method, size, 1, DEFAULT_INPUT, "best") for method in ("scratch", "char+classifier") for size in (250, 500)
+        (method, size, 1, DEFAULT_INPUT, "best") for method in ("scratch", "char+classifier") for size in (200, 400)
     }
     # None: the recipe's epochs and patience (early stopping); the English source is cut to 10 epochs.
     assert (QUICK_PLAN.epochs, QUICK_PLAN.patience, QUICK_PLAN.english_epochs, QUICK_PLAN.english_patience) == (None, None, 10, None)
