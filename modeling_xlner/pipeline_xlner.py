@@ -220,7 +220,8 @@ class XLNerTokenClassificationPipeline(TokenClassificationPipeline):
         pieces = []
         for start, end in spans:
             piece = sentence if is_split_into_words or end - start == len(text) else text[start:end]
-            encoding = self.tokenizer(piece, is_split_into_words=is_split_into_words, return_offsets_mapping=True)
+            # Unpadded: `_forward` pads each batch (padding every text first cost a tenth of the pipeline's time).
+            encoding = self.tokenizer.encode_words(piece, is_split_into_words=is_split_into_words)
             features = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
             pieces.append({**features, "offsets": encoding["offset_mapping"], "start": start, "text": text})
         return pieces

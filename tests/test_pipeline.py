@@ -292,7 +292,7 @@ def test_errors_in_the_background_thread_reach_the_caller(ner_ja, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("tokenizer exploded")
 
-    monkeypatch.setattr(type(ner_ja.tokenizer), "__call__", broken)
+    monkeypatch.setattr(type(ner_ja.tokenizer), "encode_words", broken)  # what preprocess calls
     with pytest.raises(RuntimeError, match="exploded"):
         ner_ja(JA_TEXTS * 5, batch_size=2, num_workers=1)
 

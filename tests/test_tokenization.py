@@ -82,6 +82,20 @@ def test_batch_tensor_shapes(en, ja):
         assert (batch["shape_ids"][padding] == 0).all()
 
 
+def test_encode_words_is_the_encoding_before_padding(en):
+    # What the pipeline batches itself: each word's bigram list at its own length (hand-counted), no mask.
+    encoding = en.encode_words("Peter Blackburn visited Brussels")
+    lengths = [len(bigrams) for bigrams in encoding["char_ids"]]
+    assert lengths == [len(word) + 1 for word in ("peter", "blackburn", "visited", "brussels")]
+    assert encoding["offset_mapping"] == [(0, 5), (6, 15), (16, 23), (24, 32)]
+    assert "attention_mask" not in encoding
+    padded = en("Peter Blackburn visited Brussels")
+    assert encoding["input_ids"] == padded["input_ids"] and encoding["shape_ids"] == padded["shape_ids"]
+    for bigrams, padded_bigrams in zip(encoding["char_ids"], padded["char_ids"]):
+        assert padded_bigrams == bigrams + [0] * (len("blackburn") + 1 - len(bigrams))
+    assert en.encode_words("Peter Blackburn visited", max_words=2)["offset_mapping"] == [(0, 5), (6, 15)]
+
+
 def test_pre_split_words(en):
     encoding = en(["Peter", "Blackburn", "."], is_split_into_words=True, return_offsets_mapping=True)
     assert encoding["offset_mapping"] == [(0, 5), (6, 15), (16, 17)]  # into " ".join(words)

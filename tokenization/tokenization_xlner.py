@@ -405,6 +405,24 @@ class XLNerTokenizer(PreTrainedTokenizer):
 
     # ------------------------------------------------------------------ encoding
 
+    def encode_words(
+        self, text: str | Sequence[str], is_split_into_words: bool = False, max_words: int | None = None
+    ) -> dict[str, list]:
+        """One text's model inputs before any padding (each word's bigram list as long as the word's own),
+        and its `offset_mapping`: what `__call__` pads. The pipeline pads whole batches itself."""
+        words = self._words(text, is_split_into_words)
+        if max_words is not None:
+            words = words[:max_words]
+        features = [self._word_features(word) for word in words]
+        encoded = {
+            "input_ids": [f[0] for f in features], "char_ids": [f[1] for f in features], "shape_ids": [f[2] for f in features]
+        }  # fmt: skip
+        for name, column in (("pos_ids", 3), ("vector_ids", 4), ("surface_char_ids", 5)):
+            if name in self.model_input_names:
+                encoded[name] = [f[column] for f in features]
+        encoded["offset_mapping"] = [(word.start, word.end) for word in words]
+        return encoded
+
     def _encode_plus(
         self,
         text: str | Sequence[str] | Sequence[str | Sequence[str]],
@@ -434,27 +452,16 @@ class XLNerTokenizer(PreTrainedTokenizer):
         )
         texts = text if batched else [text]
         truncate_to = max_length if truncation_strategy is not None and truncation_strategy.value != "do_not_truncate" else None
-        encoded: dict[str, list] = {"input_ids": [], "char_ids": [], "shape_ids": []}
-        columns = (("pos_ids", 3), ("vector_ids", 4), ("surface_char_ids", 5))
-        optional = [(name, column) for name, column in columns if name in self.model_input_names]
-        for name, _ in optional:
-            encoded[name] = []
-        if return_offsets_mapping:
-            encoded["offset_mapping"] = []
+        encoded: dict[str, list] = {}
         for index, item in enumerate(texts):
             if item is None:
                 raise TypeError(f"input {index} of the batch is None; expected a string")
-            words = self._words(item, is_split_into_words)
-            if truncate_to is not None:
-                words = words[:truncate_to]
-            features = [self._word_features(word) for word in words]
-            encoded["input_ids"].append([f[0] for f in features])
-            encoded["char_ids"].append([f[1] for f in features])
-            encoded["shape_ids"].append([f[2] for f in features])
-            for name, column in optional:
-                encoded[name].append([f[column] for f in features])
-            if return_offsets_mapping:
-                encoded["offset_mapping"].append([(word.start, word.end) for word in words])
+            for name, value in self.encode_words(item, is_split_into_words, truncate_to).items():
+                if name != "offset_mapping" or return_offsets_mapping:
+                    encoded.setdefault(name, []).append(value)
+        if not texts:  # the same keys as a batch of texts would have
+            names = [name for name in self.model_input_names if name != "attention_mask"]
+            encoded = {name: [] for name in [*names, *(["offset_mapping"] if return_offsets_mapping else [])]}
         if return_special_tokens_mask:
             encoded["special_tokens_mask"] = [[0] * len(ids) for ids in encoded["input_ids"]]
         if return_length:
