@@ -5,6 +5,7 @@ training code, so that a label is read one way everywhere. Remote code: copied f
 modeling_xlner.py, it needs nothing but torch (Viterbi and chunking are hand-written for that reason).
 """
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -14,6 +15,7 @@ OUTSIDE = "O"
 _LABEL = re.compile(r"([A-Z])-(.+)")
 
 
+@functools.lru_cache(maxsize=4096)  # a tagger has few labels, and the pipeline splits one per word
 def split_label(label: str) -> tuple[str | None, str]:
     """`"B-PER"` → `("B", "PER")`; `"O"` (or any label without a one-letter prefix) → `(None, "O")`."""
     match = _LABEL.fullmatch(label)
