@@ -6,8 +6,8 @@ Command, from the repository root:
 
 It fails (exit status 1, one line per problem) unless every run learnt something and the report is
 complete: the English source and every Japanese run of the plan's grid (each recipe × scratch and
-each combination × each size × each seed) have a finite test F1 above the floor, and results.md's
-main table has a number in every (recipe / method) × size cell. The floors are far below what the
+each (transfer method, combination) × each size × each seed) have a finite test F1 above the floor,
+and results.md's main table has a number in every (recipe / method) × size cell. The floors are far below what the
 quick plan reaches here (English 0.84, Japanese about 0.55 to 0.65 at 200 and 400 sentences) and far above
 what an untrained or broken model scores (about 0.0), so only a run that learnt nothing fails.
 The grid is derived from the plan recorded in results.json, written out here rather than taken from
@@ -25,18 +25,49 @@ from pathlib import Path
 
 MAIN_TABLE = "## Japanese test F1"
 DEFAULT_INPUT = "char=romaji,word=japanese"  # the grid's inputs; other inputs are the romanisation ablation
+DEFAULT_TRANSFER_METHOD = "copy"  # reports from before transfer methods: every transfer was a copy
+# Where a transfer method runs: the word-space map needs `word` transferred and a recipe with vectors,
+# the script shapes need `char`; reproduce does not run a method on a combination it does not apply to.
+WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows")
+SCRIPT_SHAPE_METHODS = ("shared-space+shapes", "code-switch+space+shapes", "translated-rows")
+RECIPES_WITHOUT_VECTORS = ("paper", "no-vectors")
 NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)(?:\s*±\s*\d+(?:\.\d+)?|\s*\(1 seed\))?\s*")
 
 
-def expected_runs(plan: dict) -> list[tuple[str, str, str, int]]:
-    """(recipe, method, size, seed) of the plan's main grid: scratch and every combination at every size and seed."""
+def applies(recipe: str, combination: str, transfer_method: str) -> bool:
+    """Whether the plan runs this transfer method with this combination ("all" is word+char+classifier)."""
+    modules = {"word", "char", "classifier"} if combination == "all" else set(combination.split("+"))
+    if transfer_method in WORD_SPACE_METHODS and ("word" not in modules or recipe in RECIPES_WITHOUT_VECTORS):
+        return False
+    return transfer_method not in SCRIPT_SHAPE_METHODS or "char" in modules
+
+
+def grid_methods(plan: dict, recipe: str) -> list[tuple[str, str]]:
+    """(method, transfer method) of a recipe's main grid: scratch, then every transfer method with every combination."""
+    transfer_methods = plan.get("transfer_methods", [DEFAULT_TRANSFER_METHOD])
+    return [("scratch", DEFAULT_TRANSFER_METHOD)] + [
+        (combination, transfer_method)
+        for transfer_method in transfer_methods
+        for combination in plan["combinations"]
+        if applies(recipe, combination, transfer_method)
+    ]
+
+
+def expected_runs(plan: dict) -> list[tuple[str, str, str, str, int]]:
+    """(recipe, method, transfer method, size, seed) of the plan's main grid: scratch and every
+    (transfer method, combination) at every size and seed."""
     return [
-        (recipe, method, str(size), seed)
+        (recipe, method, transfer_method, str(size), seed)
         for recipe in plan["recipes"]
-        for method in ["scratch", *plan["combinations"]]
+        for method, transfer_method in grid_methods(plan, recipe)
         for size in plan["sizes"]
         for seed in plan["seeds"]
     ]
+
+
+def method_label(method: str, transfer_method: str) -> str:
+    """As results.md writes it: `all`, `all (shared-space)`."""
+    return method if transfer_method == DEFAULT_TRANSFER_METHOD else f"{method} ({transfer_method})"
 
 
 def learnt(f1: object, floor: float) -> bool:
@@ -47,15 +78,19 @@ def learnt(f1: object, floor: float) -> bool:
 def run_problems(report: dict, min_f1: float) -> list[str]:
     """Runs of the grid that are missing, or whose test F1 is not above the floor."""
     found = {
-        (r["recipe"], r["method"], "full" if r["size"] is None else str(r["size"]), r["seed"]): r
+        (
+            r["recipe"], r["method"], r.get("transfer_method", DEFAULT_TRANSFER_METHOD),
+            "full" if r["size"] is None else str(r["size"]), r["seed"],
+        ): r
         for r in report["runs"]
         if r.get("inputs", DEFAULT_INPUT) == DEFAULT_INPUT
-    }
+    }  # fmt: skip
     problems = []
     for key in expected_runs(report["plan"]):
         run = found.get(key)
         if run is None:
-            problems.append("run {} / {} at n={} seed {}: missing".format(*key))
+            recipe, method, transfer_method, size, seed = key
+            problems.append(f"run {recipe} / {method_label(method, transfer_method)} at n={size} seed {seed}: missing")
         elif not learnt(run.get("test_f1"), min_f1):
             problems.append(f"run {run.get('name', key)}: test F1 {run.get('test_f1')!r} is not above {min_f1}")
     return problems
@@ -93,9 +128,10 @@ def table_problems(markdown: str, plan: dict) -> list[str]:
     header, body = rows[0], rows[1:]
     problems = []
     for recipe in plan["recipes"]:
-        for method in ["scratch", *plan["combinations"]]:
-            # The best combination's label is bold and annotated: "best / **char+classifier** (best on validation)".
-            row = next((r for r in body if r[0].replace("*", "").split(" (")[0] == f"{recipe} / {method}"), None)
+        for method in (method_label(*pair) for pair in grid_methods(plan, recipe)):
+            # The best one's label is bold and annotated: "best / **char+classifier** (best on validation)".
+            labels = [r[0].replace("*", "").removesuffix(" (best on validation)") for r in body]
+            row = body[labels.index(f"{recipe} / {method}")] if f"{recipe} / {method}" in labels else None
             if row is None:
                 problems.append(f"results.md: no row for {recipe} / {method}")
                 continue

@@ -11,6 +11,8 @@ Methods (every Japanese run uses the default recipe: chiVe vectors, UniDic part 
 - code-switch: char + classifier from an English source trained with --code-switch-rate 0.3;
 - code-switch+space: word + char + classifier with the map, from the code-switched source;
 - joint: char + classifier copied, then English batches beside the Japanese ones (--joint-data);
+- translated-rows: shared-space+shapes, and Japanese words of the map's seed dictionary start from their
+  English translation's word row (--translated-word-rows: ロンドン from london);
 - zero-shot (no Japanese labels) of each source, with and without the map.
 Each English source is trained once (seed 1) into OUTPUT_DIR/english[-code-switch]. A run whose
 results.json (zero_shot.json) exists is not run again, so the grid resumes where it stopped.
@@ -42,6 +44,9 @@ METHODS = {
         "english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]
     ),
     "joint": ("english", ["--modules", "char,classifier", "--joint-data", "{english_train}"]),
+    "translated-rows": (
+        "english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes", "--translated-word-rows"]
+    ),
 }
 # Zero-shot of each method: the copy (its word module fresh), the shared space, both with code switching.
 ZERO_SHOT = {
@@ -53,6 +58,9 @@ ZERO_SHOT = {
         "english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes"]
     ),
     "zero-shot-code-switch+space": ("english-code-switch", ["--modules", "word,char,classifier", "--word-space-map", "{map}"]),
+    "zero-shot-translated-rows": (
+        "english", ["--modules", "word,char,classifier", "--word-space-map", "{map}", "--script-shapes", "--translated-word-rows"]
+    ),
 }
 
 

@@ -23,7 +23,8 @@ from .decoding_xlner import bio_transition_scores, decode
 from .loading_xlner import check_weights_files, own_weight_copies
 from .lstm_xlner import XLNerLSTM, unique_rows
 from .transfer_xlner import (
-    check_source_weights, check_transfer, copy_modules, read_label_map, read_shape_roles, read_word_space_map, resolve_modules, split_transfer_kwargs,
+    check_source_weights, check_transfer, copy_modules, read_label_map, read_shape_roles, read_word_space_map,
+    read_word_translations, resolve_modules, split_transfer_kwargs,
     transfer_config, transfer_tokenizers,
 )  # fmt: skip
 
@@ -191,7 +192,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
     @classmethod
     def from_pretrained(
         cls, pretrained_model_name_or_path, *model_args, transfer_modules=None, tokenizer=None, label_map=None,
-        word_space_map=None, shape_roles=None, seed: int | None = None, **kwargs,
+        word_space_map=None, shape_roles=None, word_translations=None, seed: int | None = None, **kwargs,
     ):  # fmt: skip
         r"""
         Load a saved model, or (with `transfer_modules`) build a new one from some of its modules.
@@ -215,6 +216,9 @@ class XLNerPreTrainedModel(PreTrainedModel):
             With `char`: target word-shape name → source shape name whose (copied) row it starts from;
             `True` for the Japanese scripts (katakana → title-case, hiragana / kanji → lowercase), shapes an
             English source never trained.
+        word_translations (`dict[str, list[str]]` or `str`, *optional*):
+            With `word`: target word → source words (or a file of `xlner word-space`, whose seed dictionary
+            it reads): a target word the source vocabulary lacks starts from its translation's row.
         seed (`int`, *optional*):
             Seed for the freshly initialised parameters (default: the global RNG).
 
@@ -222,13 +226,16 @@ class XLNerPreTrainedModel(PreTrainedModel):
         """
         check_weights_files(pretrained_model_name_or_path)
         if transfer_modules is None:
-            if any(value is not None for value in (tokenizer, label_map, word_space_map, shape_roles, seed)):
-                raise ValueError("`tokenizer`, `label_map`, `word_space_map`, `shape_roles` and `seed` only apply with `transfer_modules`")
+            if any(value is not None for value in (tokenizer, label_map, word_space_map, shape_roles, word_translations, seed)):
+                raise ValueError(
+                    "`tokenizer`, `label_map`, `word_space_map`, `shape_roles`, `word_translations` and `seed` only apply "
+                    "with `transfer_modules`"
+                )
             loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
             own_weight_copies(loaded[0] if isinstance(loaded, tuple) else loaded)  # output_loading_info=True
             return loaded
         modules = resolve_modules(transfer_modules)
-        check_transfer(modules, tokenizer, label_map, word_space_map)
+        check_transfer(modules, tokenizer, label_map, word_space_map, word_translations)
         hub_kwargs, overrides, load_kwargs = split_transfer_kwargs(kwargs)
         tokenizers = transfer_tokenizers(pretrained_model_name_or_path, tokenizer, modules, hub_kwargs)
         source_config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
@@ -243,7 +250,7 @@ class XLNerPreTrainedModel(PreTrainedModel):
         model.to(source.dtype)
         report = copy_modules(
             source, model, modules, str(pretrained_model_name_or_path), tokenizers, read_label_map(label_map),
-            read_word_space_map(word_space_map), read_shape_roles(shape_roles),
+            read_word_space_map(word_space_map), read_shape_roles(shape_roles), read_word_translations(word_translations),
         )  # fmt: skip
         model.transfer_report, model.config.transferred_from = report, report.to_config()
         return model.eval()  # as every loaded model

@@ -11,6 +11,8 @@ loads the source with the stock loader, builds the target from `transfer_config`
   training time) carries the projection across: W_target = W_source · Mᵀ sends the target's vectors
   through the map into the space the source was trained on. With a map, target words absent from the
   source vocabulary start from the source's `<unk>` row, as the source saw every word it did not know;
+  with `word_translations` (target word → source words, e.g. the map's seed dictionary: ロンドン → london),
+  a target word absent from the source vocabulary starts from its translation's row instead;
   the vector table itself is always the target's own;
 - **char**: the character bi-LSTM and the word-shape embedding whole, and the rows of the
   bigram embedding for bigrams present in both vocabularies (English bigrams vs romaji bigrams);
@@ -176,9 +178,19 @@ def align_labels(
     return pairs, type_map
 
 
-def align_vocabularies(source_vocab: Mapping[str, int], target_vocab: Mapping[str, int]) -> tuple[list[int], list[int]]:
-    """Target ids and source ids of the tokens present in both vocabularies (in target id order)."""
-    pairs = sorted((index, source_vocab[token]) for token, index in target_vocab.items() if token in source_vocab)
+def align_vocabularies(
+    source_vocab: Mapping[str, int], target_vocab: Mapping[str, int], translations: Mapping[str, Sequence[str]] | None = None
+) -> tuple[list[int], list[int]]:
+    """Target ids and source ids of the tokens present in both vocabularies (in target id order); with
+    `translations`, a target token absent from the source takes its translation found there with the
+    lowest id (vocabularies are in frequency order: クラブ → club rather than crab)."""
+    pairs = []
+    for token, index in target_vocab.items():
+        if token in source_vocab:
+            pairs.append((index, source_vocab[token]))
+        elif found := [source_vocab[word] for word in (translations or {}).get(token, ()) if word in source_vocab]:
+            pairs.append((index, min(found)))
+    pairs.sort()
     return [t for t, _ in pairs], [s for _, s in pairs]
 
 
@@ -199,6 +211,7 @@ class TransferReport:
     parameter_rows: dict[str, int] = field(default_factory=dict, repr=False)  # rows of each row-aligned parameter
     word_space_map: list[int] | None = None  # shape of the map that carried the word projection across, if any
     word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row (with a map)
+    word_rows_translated: int | None = None  # target words started from their translation's row (word_translations)
     shape_roles: dict[str, str] | None = None  # target shape -> the source shape whose row it started from
 
     def to_config(self) -> dict[str, Any]:
@@ -208,6 +221,7 @@ class TransferReport:
         # Always written (None without a map), as results.json writes every field of its copy of this record.
         record["word_space_map"] = None if self.word_space_map is None else list(self.word_space_map)
         record["word_rows_from_unknown"] = self.word_rows_from_unknown
+        record["word_rows_translated"] = self.word_rows_translated
         record["shape_roles"] = self.shape_roles
         return record
 
@@ -284,6 +298,25 @@ def read_word_space_map(word_space_map: torch.Tensor | str | os.PathLike | None)
     return saved["target_to_source"]
 
 
+def read_word_translations(
+    word_translations: Mapping[str, str | Sequence[str]] | str | os.PathLike | None,
+) -> dict[str, list[str]] | None:
+    """Target word → source words: as given, or the seed-dictionary pairs of a saved word-space map."""
+    if word_translations is None:
+        return None
+    if isinstance(word_translations, Mapping):
+        return {target: [sources] if isinstance(sources, str) else list(sources) for target, sources in word_translations.items()}
+    if not os.path.isfile(word_translations):
+        raise FileNotFoundError(f"{word_translations}: no such word-space map (make one with `xlner word-space`)")
+    saved = torch.load(os.fspath(word_translations), weights_only=True)
+    if not saved.get("pairs"):
+        raise ValueError(f"{word_translations}: the word-space map holds no dictionary pairs (rebuild it with `xlner word-space`)")
+    translations: dict[str, list[str]] = {}
+    for target, source in saved["pairs"]:  # lowercased, as the tokenizer's vocabulary keys are
+        translations.setdefault(target.lower(), []).append(source)
+    return translations
+
+
 def read_shape_roles(shape_roles: Mapping[str, str] | bool | None) -> dict[str, str] | None:
     """`True`: the Japanese script roles (`SCRIPT_SHAPE_ROLES`); a mapping as given; None / False: none."""
     if shape_roles is True:
@@ -291,7 +324,9 @@ def read_shape_roles(shape_roles: Mapping[str, str] | bool | None) -> dict[str, 
     return dict(shape_roles) if shape_roles else None
 
 
-def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any, word_space_map: Any = None) -> None:
+def check_transfer(
+    modules: Sequence[str], tokenizer: Any, label_map: Any, word_space_map: Any = None, word_translations: Any = None
+) -> None:
     """Errors that need no weights: vocabulary alignment without a tokenizer, a label or word-space map without its module."""
     aligned = [module for module in VOCABULARY_OF if module in modules]
     if aligned and tokenizer is None:
@@ -303,6 +338,8 @@ def check_transfer(modules: Sequence[str], tokenizer: Any, label_map: Any, word_
         raise ValueError("`label_map` aligns the head's labels: it needs `head` (or `classifier`) among the modules")
     if word_space_map is not None and "word" not in modules:
         raise ValueError("`word_space_map` carries the word projection across: it needs `word` among the modules")
+    if word_translations is not None and "word" not in modules:
+        raise ValueError("`word_translations` start target word rows from source ones: it needs `word` among the modules")
 
 
 def transfer_tokenizers(source: str | os.PathLike, tokenizer: Any, modules: Sequence[str], hub_kwargs: dict) -> tuple[Any, Any]:
@@ -331,13 +368,16 @@ def _module_of(name: str, base_model_prefix: str) -> tuple[str | None, str]:
 
 def _aligned_rows(
     source: nn.Module, target: nn.Module, modules: Sequence[str], vocabularies: Mapping, label_map: Mapping | None,
-    report: TransferReport,
+    report: TransferReport, word_translations: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, tuple[list[int], list[int]]]:
     """(target rows, source rows) of each row-aligned module; fills the report's counts and label map."""
     rows: dict[str, tuple[list[int], list[int]]] = {}
     for module, (source_vocab, target_vocab) in vocabularies.items():
-        rows[module] = align_vocabularies(source_vocab, target_vocab)
+        translations = word_translations if module == "word" else None
+        rows[module] = align_vocabularies(source_vocab, target_vocab, translations)
         report.rows_copied[module] = [len(rows[module][0]), len(target_vocab)]
+        if translations is not None:
+            report.word_rows_translated = len(rows[module][0]) - len(align_vocabularies(source_vocab, target_vocab)[0])
     if "head" in modules:
         pairs, report.label_map = align_labels(source.config.id2label, target.config.id2label, label_map)
         rows["head"] = ([t for t, _ in pairs], [s for _, s in pairs])
@@ -368,12 +408,14 @@ def copy_modules(
     label_map: Mapping[str, str] | None = None,
     word_space_map: torch.Tensor | None = None,
     shape_roles: Mapping[str, str] | None = None,
+    word_translations: Mapping[str, Sequence[str]] | None = None,
 ) -> TransferReport:
     """Copy `modules` of `source` into `target` (in place) and return what was copied.
 
     `tokenizers` (source's, target's) align the word and bigram rows; `label_map` the head's rows;
     `word_space_map` (target vector width × source vector width) the word projection; `shape_roles`
-    (target shape name → source shape name, with `char`) which shape rows start from which.
+    (target shape name → source shape name, with `char`) which shape rows start from which;
+    `word_translations` (target word → source words, with `word`) which source rows target words take.
     """
     if "head" in modules and getattr(target, "head", None) is None:
         raise ValueError(f"{type(target).__name__} has no head: transfer `head` (or `classifier`) into a model for token classification")
@@ -384,7 +426,7 @@ def copy_modules(
         for module in VOCABULARY_OF
         if module in modules
     }
-    rows = _aligned_rows(source, target, modules, vocabularies, label_map, report)
+    rows = _aligned_rows(source, target, modules, vocabularies, label_map, report, word_translations)
     source_state, target_state = source.state_dict(), target.state_dict()
     for name in sorted(set(source_state) | set(target_state)):
         module, local = _module_of(name, base)
@@ -493,6 +535,7 @@ __all__ = [
     "read_label_map",
     "read_shape_roles",
     "read_word_space_map",
+    "read_word_translations",
     "resolve_modules",
     "split_transfer_kwargs",
     "transfer_config",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,49 @@ def test_an_incomplete_report_fails(tmp_path, damage):
         expected = f"{folder}: no readable report"
     problems = checker.check(folder)
     assert problems and all(expected in problem for problem in problems[:1]), problems
+
+
+def write_methods_report(folder: Path, skip: tuple | None = None) -> Path:
+    """A report of a plan with two transfer methods (copy, joint): every (method, combination) at 200 and 400."""
+    plan = replace(QUICK_PLAN, transfer_methods=("copy", "joint"))
+    source = reproduce_module.source_dir(folder, "best")
+    source.mkdir(parents=True)
+    Results.from_dict(_trained(0.841, 0.841)).save(source / "results.json")
+    grid = [("scratch", "copy"), ("char+classifier", "copy"), ("char+classifier", "joint")]
+    runs = [
+        _result(method, size, 1, 0.6, 0.61, transfer_method=transfer_method)
+        for method, transfer_method in grid
+        for size in (200, 400)
+        if (method, transfer_method, size) != skip
+    ]
+    reproduce_module.write_report(_typed(runs), plan, {"best": str(source)}, folder, 1.0, 1, 2)
+    return folder
+
+
+def test_every_transfer_method_of_the_plan_is_checked(tmp_path):
+    assert checker.check(write_methods_report(tmp_path / "complete")) == []
+    folder = write_methods_report(tmp_path / "missing", skip=("char+classifier", "joint", 400))
+    assert checker.check(folder) == [
+        "run best / char+classifier (joint) at n=400 seed 1: missing",
+        "results.md: best / char+classifier (joint) at n=400 is '', not a number",
+    ]
+
+
+def test_a_report_from_before_transfer_methods_still_checks(tmp_path):
+    folder = write_quick_report(tmp_path)
+    report = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    del report["plan"]["transfer_methods"]
+    for run in report["runs"]:
+        del run["transfer_method"]
+    (folder / "results.json").write_text(json.dumps(report), encoding="utf-8")
+    assert checker.check(folder) == []
+
+
+def test_the_checker_runs_a_method_only_where_reproduce_does():
+    plan = {"recipes": ["paper", "best"], "combinations": ["char", "all"], "sizes": [250], "seeds": [1],
+            "transfer_methods": ["shared-space+shapes"]}  # fmt: skip
+    assert checker.expected_runs(plan) == [
+        ("paper", "scratch", "copy", "250", 1),
+        ("best", "scratch", "copy", "250", 1),
+        ("best", "all", "shared-space+shapes", "250", 1),
+    ]

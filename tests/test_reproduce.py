@@ -24,6 +24,8 @@ from modeling_xlner.training.reproduce import (
     QUICK_PLAN,
     RECIPE_HELP,
     RECIPES,
+    TRANSFER_METHOD_HELP,
+    TRANSFER_METHODS,
     Context,
     Plan,
     Run,
@@ -104,11 +106,16 @@ def _trained(test: float, validation: float) -> dict:
 
 def _result(
     method: str, size: int | None, seed: int, test: float, validation: float, inputs: str = DEFAULT_INPUT,
-    recipe: str = DEFAULT_RECIPE, **options,
+    recipe: str = DEFAULT_RECIPE, transfer_method: str = "copy", **options,
 ) -> dict:  # fmt: skip
-    """The results.json of a finished reproduce run, as a dict: trained with its recipe's options (and `options`)."""
-    name = Run(method, size, seed, inputs, recipe).name
+    """The results.json of a finished reproduce run, as a dict: trained with its recipe's options (and `options`).
+
+    A copy run's record has no `transfer_method`, as results.json files from before transfer methods.
+    """
+    name = Run(method, size, seed, inputs, recipe, transfer_method).name
     run = {"method": method, "size": size, "seed": seed, "inputs": inputs, "name": name, "wall_seconds": 1.0, "recipe": recipe}
+    if transfer_method != "copy":
+        run["transfer_method"] = transfer_method
     return _trained(test, validation) | {"run": run, "options": asdict(recipe_options(recipe, **options))}
 
 
@@ -193,7 +200,7 @@ def test_bad_run_names_are_clear_errors(name):
 
 @pytest.mark.parametrize("name", ["scratch__n500__seed1__fancy", "scratch__n500__seed1__char-japanese_word-japanese__Paper"])
 def test_unknown_recipe_suffix_is_rejected_naming_the_recipes(name):
-    with pytest.raises(ValueError, match="unknown recipe '(fancy|Paper)'") as error:
+    with pytest.raises(ValueError, match="unknown recipe or transfer method '(fancy|Paper)'") as error:
         Run.from_name(name)
     assert all(recipe in str(error.value) for recipe in RECIPES)
 
@@ -236,7 +243,7 @@ def test_run_one_records_the_run_and_is_not_run_twice(tmp_path, monkeypatch):
         return Results.from_dict(_trained(0.5, 0.6))
 
     monkeypatch.setattr(trainer, "train", fake_train)
-    context = Context(data={"ja": FILES}, sources={"best": "english"}, output_dir=tmp_path, plan=QUICK_PLAN)
+    context = Context(data={"ja": FILES}, sources={("best", False): "english"}, output_dir=tmp_path, plan=QUICK_PLAN)
     run = Run("scratch", 500, 2)
     results = reproduce_module._run_one(run, context)
     assert isinstance(results, Results) and results.run.name == run.name == "scratch__n500__seed2"
@@ -304,7 +311,8 @@ def test_transfer_options_of_the_plan_reach_the_transfer_runs(monkeypatch, tmp_p
         FULL_PLAN, freeze_transferred_epochs=3, transferred_lr_scale=0.3, shared_bigrams=False, epochs=7, patience=2,
         model_config={"word_dropout": 0.2},
     )  # fmt: skip
-    context = Context(data={"ja": FILES}, sources={"best": "english", "paper": "english-paper"}, output_dir=tmp_path, plan=plan)
+    sources = {("best", False): "english", ("paper", False): "english-paper"}
+    context = Context(data={"ja": FILES}, sources=sources, output_dir=tmp_path, plan=plan)
     results = reproduce_module._run_one(Run("char+classifier", 500, 1), context)
     assert seen["source"] == "english"
     assert (seen["options"].epochs, seen["options"].patience, seen["options"].max_train_samples) == (7, 2, 500)
@@ -344,7 +352,7 @@ def captured(monkeypatch):
 
 
 def test_run_one_trains_with_the_recipe_and_its_own_source(tmp_path, captured):
-    sources = {"paper": "english-paper", "best": "english", "no-crf": "english-no-crf"}
+    sources = {("paper", False): "english-paper", ("best", False): "english", ("no-crf", False): "english-no-crf"}
     context = Context(data={"ja": FILES}, sources=sources, output_dir=tmp_path, plan=FULL_PLAN)
     run_inputs = {"seed": 2, "threads": 1, "tokenizer_options": {"char_input": "romaji", "word_input": "surface"}}
 
@@ -409,7 +417,11 @@ def test_an_english_source_of_other_options_is_refused(tmp_path, captured):
 
 def test_only_recipes_with_transfer_runs_get_a_source(tmp_path, monkeypatch):
     pretrained = []
-    monkeypatch.setattr(reproduce_module, "pretrain_english", lambda recipe, context: pretrained.append(recipe) or f"en-{recipe}")
+    def fake_pretrain(recipe, context, code_switched=False):
+        pretrained.append((recipe, code_switched))
+        return f"en-{recipe}" + ("-cs" if code_switched else "")
+
+    monkeypatch.setattr(reproduce_module, "pretrain_english", fake_pretrain)
     monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
     seen = {}
 
@@ -423,7 +435,7 @@ def test_only_recipes_with_transfer_runs_get_a_source(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce_module, "run_all", fake_run_all)
     names = ["scratch__n500__seed1__paper", "char__n500__seed1__no-crf"]
     reproduce_module.reproduce(tmp_path, data_dir="data", only=names)
-    assert pretrained == ["no-crf"] and seen["sources"] == {"no-crf": "en-no-crf"}
+    assert pretrained == [("no-crf", False)] and seen["sources"] == {("no-crf", False): "en-no-crf"}
 
 
 def _two_recipes() -> list[Results]:
@@ -510,6 +522,284 @@ def test_report_lists_sources_per_recipe_and_notes_runs_without_early_stopping(t
     assert "1 run was trained with other options than its recipe's today" in markdown
     assert "runs stopped" not in markdown and "before convergence" not in markdown
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------- transfer methods
+
+ENGLISH_FILES = {"train": "en/train.txt", "validation": "en/valid.txt", "test": "en/test.txt"}
+# Recipes without pretrained vectors, on which the word-space methods do not run.
+NO_VECTORS = ("paper", "no-vectors")
+WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows")
+
+
+def test_transfer_methods_are_the_benchmarks():
+    assert list(TRANSFER_METHODS) == [
+        "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "translated-rows",
+    ]  # fmt: skip
+    assert set(TRANSFER_METHOD_HELP) == set(TRANSFER_METHODS) and reproduce_module.DEFAULT_TRANSFER_METHOD == "copy"
+    assert reproduce_module.CODE_SWITCH_RATE == 0.3
+
+
+def test_run_names_round_trip_for_every_transfer_method_recipe_and_input():
+    for transfer_method in TRANSFER_METHODS:
+        for recipe in RECIPES:
+            for inputs in INPUT_VARIANTS:
+                run = Run("all", 500, 1, inputs, recipe, transfer_method)
+                if transfer_method in WORD_SPACE_METHODS and recipe in NO_VECTORS:
+                    with pytest.raises(ValueError, match=f"recipe {recipe} has none"):
+                        Run.from_name(run.name)
+                else:
+                    assert Run.from_name(run.name) == run, run.name
+    # The transfer method is the name's last part, after the recipe; copy adds nothing (older names stay valid).
+    assert Run("all", 500, 1, transfer_method="shared-space+shapes").name == "all__n500__seed1__shared-space+shapes"
+    assert Run("char+classifier", 250, 2, recipe="paper", transfer_method="code-switch").name == (
+        "char+classifier__n250__seed2__paper__code-switch"
+    )
+    assert Run.from_name("char+classifier__n250__seed2__paper__code-switch") == Run(
+        "char+classifier", 250, 2, DEFAULT_INPUT, "paper", "code-switch"
+    )
+    assert Run.from_name("all__nfull__seed3__char-japanese_word-romaji__no-crf__joint") == Run(
+        "all", None, 3, "char=japanese,word=romaji", "no-crf", "joint"
+    )
+    assert Run("char", 500, 1, transfer_method="copy").name == "char__n500__seed1"
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("scratch__n500__seed1__joint", "a scratch run transfers nothing, so it takes no transfer method"),
+        ("scratch__n500__seed1__paper__code-switch", "a scratch run transfers nothing"),
+        ("all__n500__seed1__sharedspace", "unknown recipe or transfer method 'sharedspace'"),
+        ("all__n500__seed1__paper__fancy", "unknown recipe or transfer method 'fancy'"),
+        ("all__n500__seed1__copy", "expected METHOD__nSIZE__seedN"),  # the default takes no suffix: one run, one folder
+        ("all__n500__seed1__joint__paper", "expected METHOD__nSIZE__seedN"),  # the recipe comes first
+        ("char+classifier__n500__seed1__shared-space", "it needs word among the modules, not char+classifier"),
+        ("word__n500__seed1__shared-space+shapes", "it needs char among the modules, not word"),
+        ("all__n500__seed1__no-vectors__code-switch+space+shapes", "recipe no-vectors has none"),
+    ],
+)  # fmt: skip
+def test_bad_transfer_method_suffixes_are_clear_errors(name, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("+", r"\+")) as error:
+        Run.from_name(name)
+    if "expected" in str(error.value):
+        expected = "TRANSFER one of shared-space, shared-space+shapes, code-switch, code-switch+space+shapes, joint"
+        assert expected in str(error.value)
+
+
+def test_plan_runs_with_two_transfer_methods_has_every_pair():
+    plan = Plan(
+        recipes=("best",), sizes=(250,), seeds=(1, 2), combinations=("char+classifier", "all"),
+        transfer_methods=("copy", "joint"), full_set_combinations=(), ablation_size=None,
+    )  # fmt: skip
+    assert [run.name for run in plan_runs(plan)] == [
+        "scratch__n250__seed1", "char+classifier__n250__seed1", "all__n250__seed1",
+        "char+classifier__n250__seed1__joint", "all__n250__seed1__joint",
+        "scratch__n250__seed2", "char+classifier__n250__seed2", "all__n250__seed2",
+        "char+classifier__n250__seed2__joint", "all__n250__seed2__joint",
+    ]  # fmt: skip
+    # A method runs only with the combinations it applies to: the map needs word, the shapes char.
+    spaced = replace(plan, seeds=(1,), transfer_methods=("shared-space+shapes",))
+    assert [run.name for run in plan_runs(spaced)] == ["scratch__n250__seed1", "all__n250__seed1__shared-space+shapes"]
+    # The defaults: only copy, so every name is as before transfer methods.
+    assert FULL_PLAN.transfer_methods == QUICK_PLAN.transfer_methods == ("copy",)
+    full = plan_runs(FULL_PLAN)
+    assert len(full) == 240 and {run.transfer_method for run in full} == {"copy"}
+
+
+def test_full_set_and_ablation_use_the_best_pair():
+    plan = Plan(
+        recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier", "all"),
+        transfer_methods=("copy", "joint"), full_set_combinations=("char+classifier",), ablation_size=500,
+    )  # fmt: skip
+    names = [run.name for run in plan_runs(plan, {"best": "all__joint"})]
+    assert names[5:] == [
+        "scratch__nfull__seed1", "char+classifier__nfull__seed1", "all__nfull__seed1__joint",
+        "scratch__n500__seed1", "all__n500__seed1__joint",
+        "scratch__n500__seed1__char-japanese_word-japanese", "all__n500__seed1__char-japanese_word-japanese__joint",
+        "scratch__n500__seed1__char-romaji_word-romaji", "all__n500__seed1__char-romaji_word-romaji__joint",
+        "scratch__n500__seed1__char-japanese_word-romaji", "all__n500__seed1__char-japanese_word-romaji__joint",
+    ]  # fmt: skip
+
+
+def test_unknown_or_inapplicable_transfer_method_in_a_plan_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown transfer method 'shared'; transfer methods: copy, shared-space, "):
+        Plan(transfer_methods=("copy", "shared"))
+    with pytest.raises(ValueError, match="no run of the plan has transfer method shared-space: .* not char"):
+        replace(FULL_PLAN, combinations=("char",), transfer_methods=("shared-space",))
+    with pytest.raises(ValueError, match="no run of the plan has transfer method shared-space: .* recipe paper has none"):
+        replace(FULL_PLAN, recipes=("paper",), combinations=("all",), transfer_methods=("shared-space",))
+
+
+def _method_context(tmp_path: Path) -> Context:
+    sources = {("best", False): "english", ("best", True): "english-code-switch", ("paper", True): "english-code-switch-paper"}
+    return Context(data={"ja": FILES, "en": ENGLISH_FILES}, sources=sources, output_dir=tmp_path, plan=FULL_PLAN)
+
+
+@pytest.mark.parametrize(
+    "transfer_method, source, word_space, script_shapes, joint_data, translated",
+    [
+        ("copy", "english", False, False, None, False),
+        ("shared-space", "english", True, False, None, False),
+        ("shared-space+shapes", "english", True, True, None, False),
+        ("code-switch", "english-code-switch", False, False, None, False),
+        ("code-switch+space+shapes", "english-code-switch", True, True, None, False),
+        ("joint", "english", False, False, "en/train.txt", False),
+        ("translated-rows", "english", True, True, None, True),
+    ],
+)  # fmt: skip
+def test_transfer_setup_follows_the_transfer_method(tmp_path, transfer_method, source, word_space, script_shapes, joint_data, translated):
+    run = Run("all", 500, 1, transfer_method=transfer_method)
+    found_source, options = reproduce_module.transfer_setup(run, _method_context(tmp_path))
+    assert found_source == source
+    assert options.word_space_map == (str(tmp_path / "ja_en_map.pt") if word_space else None)
+    assert (options.script_shapes, options.joint_data, options.translated_word_rows) == (script_shapes, joint_data, translated)
+    # The plan's transfer options, whatever the method.
+    assert options.modules == ("word", "char", "classifier")
+    assert (options.shared_bigrams, options.freeze_transferred_epochs, options.transferred_lr_scale) == (True, 0, None)
+
+
+def test_transfer_setup_takes_the_recipes_code_switched_source(tmp_path):
+    run = Run("char+classifier", 250, 2, recipe="paper", transfer_method="code-switch")
+    source, options = reproduce_module.transfer_setup(run, _method_context(tmp_path))
+    assert source == "english-code-switch-paper" and options.modules == ("char", "classifier") and options.word_space_map is None
+
+
+def test_run_one_transfers_with_the_method_and_records_it(tmp_path, monkeypatch):
+    import modeling_xlner.training.transfer as training
+
+    seen = {}
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        seen.update(source=source, transfer=transfer_options)
+        Path(output).mkdir(parents=True)
+        return Results.from_dict(_trained(0.5, 0.5))
+
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    results = reproduce_module._run_one(Run("char+classifier", 500, 1, transfer_method="joint"), _method_context(tmp_path))
+    assert seen["source"] == "english" and seen["transfer"].joint_data == "en/train.txt"
+    assert (results.run.name, results.run.transfer_method) == ("char+classifier__n500__seed1__joint", "joint")
+    saved = Results.load(tmp_path / "runs" / "char+classifier__n500__seed1__joint" / "results.json")
+    assert saved.run.transfer_method == "joint"
+
+
+def test_a_run_record_from_before_transfer_methods_is_a_copy():
+    result = _result("char", 500, 1, 0.4, 0.4)
+    assert "transfer_method" not in result["run"]
+    assert Results.from_dict(result).run.transfer_method == "copy"
+
+
+def test_code_switched_sources_are_trained_apart(tmp_path, captured):
+    assert reproduce_module.source_dir(tmp_path, "best", code_switched=True) == tmp_path / "english-code-switch"
+    assert reproduce_module.source_dir(tmp_path, "paper", code_switched=True) == tmp_path / "english-code-switch-paper"
+    assert reproduce_module.source_dir(tmp_path, "paper") == tmp_path / "english-paper"
+    context = Context(data={"en": FILES}, sources={}, output_dir=tmp_path, plan=FULL_PLAN)
+    assert reproduce_module.pretrain_english("best", context, code_switched=True) == str(tmp_path / "english-code-switch")
+    assert reproduce_module.pretrain_english("best", context) == str(tmp_path / "english")
+    assert captured[0]["options"].code_switch_rate == 0.3 and captured[1]["options"].code_switch_rate == 0.0
+    # A plain source where the code-switched one is expected (or the other way round) is refused.
+    (tmp_path / "english-code-switch" / "results.json").parent.mkdir(exist_ok=True)
+    Results.from_dict(_trained(0.85, 0.86) | {"options": asdict(recipe_options("best"))}).save(
+        tmp_path / "english-code-switch" / "results.json"
+    )
+    with pytest.raises(ValueError, match=r"code_switch_rate=0\.0 \(expected: 0\.3\)"):
+        reproduce_module.pretrain_english("best", context, code_switched=True)
+
+
+def test_reproduce_prepares_the_sources_and_the_map_the_runs_need(tmp_path, monkeypatch):
+    import torch
+
+    from modeling_xlner.training import word_space
+
+    pretrained, built = [], []
+
+    def fake_pretrain(recipe, context, code_switched=False):
+        pretrained.append((recipe, code_switched))
+        return f"en-{recipe}" + ("-cs" if code_switched else "")
+
+    def fake_build(*args):
+        built.append(args)  # as `xlner word-space` calls it without flags: the defaults
+        return word_space.WordSpaceMap(torch.zeros(3, 2), "glove-6b-50d", "chive", "alkana")
+
+    seen = {}
+
+    def fake_run_all(runs, context, jobs):
+        seen.update(sources=dict(context.sources))
+        for run in runs:
+            folder = tmp_path / "runs" / run.name
+            folder.mkdir(parents=True)
+            result = _result(run.method, run.size, run.seed, 0.4, 0.4, recipe=run.recipe, transfer_method=run.transfer_method)
+            Results.from_dict(result).save(folder / "results.json")
+
+    monkeypatch.setattr(reproduce_module, "pretrain_english", fake_pretrain)
+    monkeypatch.setattr(word_space, "build_word_space_map", fake_build)
+    monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
+    monkeypatch.setattr(reproduce_module, "run_all", fake_run_all)
+    names = ["all__n500__seed1__shared-space", "char__n500__seed1__code-switch", "scratch__n500__seed1__paper"]
+    report = reproduce_module.reproduce(tmp_path, data_dir="data", only=names)
+    assert pretrained == [("best", False), ("best", True)]
+    assert seen["sources"] == {("best", False): "en-best", ("best", True): "en-best-cs"}
+    assert built == [()] and torch.load(tmp_path / "ja_en_map.pt")["target_to_source"].shape == (3, 2)
+    assert sorted(report["sources"]) == ["best", "best, code-switched", "paper"]
+    assert report["sources"]["best, code-switched"]["path"] == str(tmp_path / "english-code-switch")
+    reproduce_module.reproduce(tmp_path, data_dir="data", only=["word__n250__seed1__shared-space"])
+    assert len(built) == 1  # the map is built once
+
+
+def test_a_code_switched_method_with_source_needs_a_code_switched_source(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: pytest.fail("must fail before reading data"))
+    with pytest.raises(ValueError, match="transfer methods code-switch need a code-switched English source: pass --code-switch-source"):
+        reproduce_module.reproduce(tmp_path, data_dir="data", source="english", only=["char__n500__seed1__code-switch"])
+
+
+def test_best_pair_and_tables_name_the_transfer_method():
+    results = _typed([
+        _result("scratch", 500, 1, 0.40, 0.41),
+        _result("all", 500, 1, 0.50, 0.45),
+        _result("all", 500, 1, 0.52, 0.55, transfer_method="shared-space"),  # best on validation
+        _result("char", 500, 1, 0.60, 0.44, transfer_method="joint"),  # best on test: never chosen
+    ])  # fmt: skip
+    summary = summarize(results) | {"ablation_size": None}
+    assert [(r["method"], r["transfer_method"]) for r in summary["rows"]] == [
+        ("scratch", "copy"), ("all", "copy"), ("all", "shared-space"), ("char", "joint"),
+    ]  # fmt: skip
+    assert best_combinations(summary) == {"best": "all__shared-space"}
+    table = markdown_table(summary, best_combinations(summary))
+    lines = table.splitlines()
+    assert [line for line in lines if line.startswith("| best /")] == [
+        "| best / scratch | 40.0 (1 seed) | 10.0 |",
+        "| best / all | 50.0 (1 seed) | 10.0 |",
+        "| best / **all (shared-space)** (best on validation) | 52.0 (1 seed) | 10.0 |",
+        "| best / char (joint) | 60.0 (1 seed) | 10.0 |",
+    ]
+    assert "Gain of all (shared-space) over scratch (best): n=500: +12.0" in lines
+
+
+def test_ablation_columns_name_the_transfer_method():
+    inputs = "char=japanese,word=japanese"
+    results = _typed([
+        _result("scratch", 500, 1, 0.30, 0.31, inputs=inputs),
+        _result("all", 500, 1, 0.32, 0.31, inputs=inputs, transfer_method="joint"),
+    ])  # fmt: skip
+    table = markdown_table(summarize(results) | {"ablation_size": 500}, {})
+    assert "| inputs | best / scratch | best / all (joint) |" in table
+    assert "| char=japanese,word=japanese | 30.0 (1 seed) | 32.0 (1 seed) |" in table
+
+
+def test_reproduce_transfer_methods_flag(capsys):
+    parse = lambda *argv: reproduce_plan(build_parser().parse_args(["reproduce", "--output-dir", "o", *argv]))  # noqa: E731
+    assert parse().transfer_methods == ("copy",)
+    assert parse("--transfer-methods", "copy", "joint", "copy") == replace(FULL_PLAN, transfer_methods=("copy", "joint"))
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["reproduce", "--output-dir", "o", "--transfer-methods", "copy", "sharedspace"])
+    assert exit_info.value.code == 2
+    assert "argument --transfer-methods: unknown transfer method 'sharedspace'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    for name, text in TRANSFER_METHOD_HELP.items():
+        assert any(line.split() == [name, *text.split()] for line in lines), name
+    args = build_parser().parse_args(["reproduce", "--output-dir", "o", "--source", "en", "--code-switch-source", "en-cs"])
+    assert (args.source, args.code_switch_source) == ("en", "en-cs")
 
 
 # ---------------------------------------------------------------------------------- downloading the public data

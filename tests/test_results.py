@@ -101,7 +101,8 @@ def test_a_transfer_run_of_the_current_trainer_splits_report_and_training_option
     results = Results.load(_write(tmp_path, written_by_trainer(transfer=True)))
     # The record is exactly config.json's `transferred_from` (TransferReport.to_config()) ...
     config_record = {"source": "runs/en", "modules": ["char", "context", "head"], "rows_copied": {"char": [356, 408], "head": [5, 5]},
-                     "label_map": {"人名": "PER", "地名": "LOC"}, "word_space_map": None, "word_rows_from_unknown": None, "shape_roles": None}  # fmt: skip
+                     "label_map": {"人名": "PER", "地名": "LOC"}, "word_space_map": None, "word_rows_from_unknown": None, "word_rows_translated": None,
+                     "shape_roles": None}  # fmt: skip
     assert results.transfer == from_dict(TransferRecord, config_record)
     # ... and the training-only options have their own field.
     assert results.transfer_options == {"shared_bigrams": True, "freeze_transferred_epochs": 0, "transferred_lr_scale": None}

@@ -17,7 +17,8 @@ from modeling_xlner.training.word_space import (
     WordSpaceMap, build_seed_dictionary, learn_map, load_transliterations, precision_at_1, split_pairs,
 )  # fmt: skip
 from modeling_xlner.training.zero_shot import collapse_types
-from modeling_xlner.transfer_xlner import read_word_space_map
+from modeling_xlner.training.options import TransferOptions
+from modeling_xlner.transfer_xlner import align_vocabularies, read_word_space_map
 
 EN_LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 SMALL = dict(word_embedding_dim=4, bigram_embedding_dim=3, shape_embedding_dim=2, char_hidden_size=3, context_hidden_size=5)
@@ -160,6 +161,51 @@ def test_word_space_map_carries_the_projection_and_unknown_words_start_from_unk(
     assert report["word_rows_from_unknown"] == len(japanese.word_to_id) - 3  # all but <pad>, <unk>, sony
     # The vector table is the target's own (zeros until the trainer loads its rows), never the source's.
     assert model.xlner.word.vectors.shape == (3, 3)
+
+
+def test_translated_word_rows_start_from_their_translation(english_with_vectors, tmp_path):
+    directory, source, source_tokenizer = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["ソニーは東京にある。"], language="ja", vector_vocab={"東京": 1, "ソニー": 2})
+    # ソニー has two translations: "sony" is in the source vocabulary, "sonny" is not; 東京's is not there either.
+    path = tmp_path / "map.pt"
+    pairs = [("ソニー", "sonny"), ("ソニー", "sony"), ("東京", "edo")]
+    WordSpaceMap(np.eye(3, 2, dtype=np.float32), "en", "ja", "alkana", {"pairs": 3}, None, 1.0, pairs).save(path)
+    assert WordSpaceMap.load(path).pairs == pairs
+    model = XLNerForTokenClassification.from_pretrained(
+        directory, transfer_modules="word,char,classifier", tokenizer=japanese, word_space_map=str(path), word_translations=str(path),
+        vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0,
+    )  # fmt: skip
+    rows, english_rows = model.get_input_embeddings().weight.detach(), source.get_input_embeddings().weight.detach()
+    assert torch.equal(rows[japanese.word_to_id["ソニー"]], english_rows[source_tokenizer.word_to_id["sony"]])
+    for word in ("は", "東京", "ある"):  # no translation in the source vocabulary: the <unk> row, as without translations
+        assert torch.equal(rows[japanese.word_to_id[word]], english_rows[source.config.unk_token_id]), word
+    report = model.config.transferred_from
+    assert report["word_rows_translated"] == 1
+    assert report["word_rows_from_unknown"] == len(japanese.word_to_id) - 3  # all but <pad>, <unk>, ソニー
+    assert report["rows_copied"]["word"] == [3, len(japanese.word_to_id)]  # <pad>, <unk>, ソニー
+
+
+def test_translated_word_rows_take_the_most_frequent_translation():
+    # Vocabularies are in frequency order: of two translations in the source, the lower id wins.
+    source, target = {"<pad>": 0, "<unk>": 1, "club": 2, "crab": 3}, {"<pad>": 0, "<unk>": 1, "クラブ": 2, "カニ": 3}
+    assert align_vocabularies(source, target, {"クラブ": ["crab", "club"], "カニ": ["kani"]}) == ([0, 1, 2], [0, 1, 2])
+    assert align_vocabularies(source, target) == ([0, 1], [0, 1])
+
+
+def test_translated_word_rows_errors(english_with_vectors, tmp_path):
+    directory, _, _ = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["東京にある。"], language="ja", vector_vocab={"東京": 1})
+    common = dict(tokenizer=japanese, vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0, word_space_map=torch.eye(3, 2))
+    old_map = tmp_path / "old.pt"
+    torch.save({"target_to_source": torch.eye(3, 2)}, old_map)  # a map file from before the pairs were saved
+    with pytest.raises(ValueError, match="holds no dictionary pairs"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", word_translations=str(old_map), **common)
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", word_translations=str(tmp_path / "nowhere.pt"), **common)
+    with pytest.raises(ValueError, match="`word_translations`.*needs `word`"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="char", word_translations={"東京": "tokyo"}, tokenizer=japanese)
+    with pytest.raises(ValueError, match="give --word-space-map too"):
+        TransferOptions(translated_word_rows=True)
 
 
 def test_word_space_map_errors(english_with_vectors):

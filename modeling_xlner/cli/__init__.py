@@ -117,6 +117,13 @@ class ReproduceArguments:
             "the recipes' (a CRF source for CRF recipes, a softmax one for paper and no-crf)"
         ),
     )
+    code_switch_source: str | None = field(
+        default=None,
+        metadata=_help(
+            "reuse this code-switched English model (trained with --code-switch-rate) for the code-switched transfer "
+            "methods of every recipe; with --source given, those methods need it"
+        ),
+    )
     jobs: int = field(default=1, metadata=_help("runs in parallel (one process each), English sources too"))
     threads: int = field(default=1, metadata=_help("torch threads per run"))
     sizes: list[int] | None = field(
@@ -124,6 +131,13 @@ class ReproduceArguments:
     )
     seeds: list[int] | None = field(default=None, metadata=_help("seeds of every setting (None: the plan's, 1 2 3)"))
     combinations: list[str] | None = field(default=None, metadata=_help("module combinations (None: all seven)"))
+    transfer_methods: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "transfer methods (listed above), each run with every combination it applies to (None: the plan's, copy)",
+            "metavar": "METHOD",
+        },
+    )
     no_full_set: bool = field(default=False, metadata=_help("skip the runs on the full training set"))
     ablation_size: int | None = field(
         default=None, metadata=_help("training size of the romanisation ablation (None: the plan's; 0: no ablation)")
@@ -133,7 +147,8 @@ class ReproduceArguments:
         default=None,
         metadata={
             "help": "train just these runs, in this order (e.g. scratch__n2000__seed1; scratch__n500__seed1__no-crf: "
-            "with recipe no-crf, any recipe but best is the name's last part)",
+            "with recipe no-crf; a recipe but best, then a transfer method but copy, end the name: "
+            "all__n500__seed1__paper__code-switch)",
             "metavar": "NAME",
         },
     )
@@ -376,6 +391,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
         sizes=tuple(args.sizes) if args.sizes else None,
         seeds=tuple(args.seeds) if args.seeds else None,
         combinations=tuple(args.combinations) if args.combinations else None,
+        transfer_methods=tuple(dict.fromkeys(args.transfer_methods)) if args.transfer_methods else None,
         full_set_combinations=() if args.no_full_set else None,
         ablation_size=args.ablation_size,
     )
@@ -411,6 +427,31 @@ def _recipe_names(value: str) -> tuple[str, ...]:
     return names
 
 
+def _transfer_method_name(value: str) -> str:
+    """One `--transfer-methods` name, checked now so that a typo fails before any data is read."""
+    from ..training.reproduce import check_transfer_methods
+
+    try:
+        check_transfer_methods([value])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def _transfer_method_list() -> str:
+    """The transfer methods, one line each, for `reproduce --help`."""
+    from ..training.reproduce import DEFAULT_TRANSFER_METHOD, TRANSFER_METHOD_HELP, TRANSFER_METHODS
+
+    width = max(map(len, TRANSFER_METHODS))
+    header = textwrap.fill(
+        "Transfer methods (--transfer-methods): how a transfer run uses the English source, each with every "
+        f"combination it applies to; a method but {DEFAULT_TRANSFER_METHOD} is the run name's last part. "
+        f"The plan's: {DEFAULT_TRANSFER_METHOD}.",
+        width=88,
+    )
+    return "\n".join([header, *(f"  {name:<{width}}  {TRANSFER_METHOD_HELP[name]}" for name in TRANSFER_METHODS)])
+
+
 def _recipe_list() -> str:
     """The recipes, one line each, for `reproduce --help`."""
     from ..training.reproduce import FULL_PLAN, QUICK_PLAN, RECIPE_HELP, RECIPES
@@ -429,15 +470,15 @@ def reproduce_command(args: argparse.Namespace) -> None:
 
     report = reproduce(
         args.output_dir, data_dir=args.data_dir, source=args.source, jobs=args.jobs, threads=args.threads,
-        plan=reproduce_plan(args), report_only=args.report_only, only=args.runs,
+        plan=reproduce_plan(args), report_only=args.report_only, only=args.runs, code_switch_source=args.code_switch_source,
     )  # fmt: skip
     print(f"reproduction took {report['wall_seconds'] / 60:.1f} min; see {args.output_dir}/results.md", file=sys.stderr)
 
 
 def _add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(
-        parser, ReproduceArguments, title="reproduction", description=_recipe_list(),
-        overrides={"recipes": {"type": _recipe_names}},
+        parser, ReproduceArguments, title="reproduction", description=_recipe_list() + "\n\n" + _transfer_method_list(),
+        overrides={"recipes": {"type": _recipe_names}, "transfer_methods": {"type": _transfer_method_name, "nargs": "+"}},
     )  # fmt: skip
     plan_defaults = dict.fromkeys((*REPRODUCE_TRAINING_FIELDS, *REPRODUCE_TRANSFER_FIELDS))
     add_dataclass_arguments(

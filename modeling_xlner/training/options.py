@@ -153,6 +153,13 @@ class TransferOptions:
             "the same role (katakana from title case, hiragana and kanji from lowercase)"
         ),
     )
+    translated_word_rows: bool = field(
+        default=False,
+        metadata=_help(
+            "with --word-space-map and word: a target word the source never saw starts from the row of its translation in "
+            "the map's seed dictionary (ロンドン from london), not from the source's unknown-word row"
+        ),
+    )
     zero_shot: bool = field(
         default=False,
         metadata=_help(
@@ -174,3 +181,5 @@ class TransferOptions:
     def __post_init__(self) -> None:
         if self.joint_ratio <= 0:
             raise ValueError(f"joint_ratio must be positive, got {self.joint_ratio}")
+        if self.translated_word_rows and not self.word_space_map:
+            raise ValueError("translated_word_rows reads the seed dictionary of a word-space map: give --word-space-map too")

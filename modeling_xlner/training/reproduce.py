@@ -8,7 +8,11 @@ others take one part of "best" away at a time. The full plan runs "paper" and "b
 Per recipe: English pretraining on CoNLL-2003 (into OUTPUT_DIR/english for "best",
 OUTPUT_DIR/english-RECIPE otherwise), then Japanese (Stockmark Wikipedia NER) from scratch
 against transfer of each module combination, over training sizes and seeds, plus the
-romanisation ablation. Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose
+romanisation ablation. Transfer is the paper's plain copy unless the plan names other transfer
+methods (`--transfer-methods`, listed below): each then runs with every combination it applies to,
+the code-switched ones from their own source (OUTPUT_DIR/english-code-switch[-RECIPE]), the
+word-space ones with the chiVe -> GloVe map built once into OUTPUT_DIR/ja_en_map.pt.
+Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose
 results.json exists is not run again, so an interrupted reproduction picks up where it stopped.
 The summary is OUTPUT_DIR/results.json, results.md and learning_curve.png, the recipes side by side.
 """
@@ -25,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .options import TrainingOptions
+from .options import TrainingOptions, TransferOptions
 from .results import Results, RunRecord
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,44 @@ INPUT_VARIANTS = {
 }
 DEFAULT_INPUT = "char=romaji,word=japanese"
 
+
+@dataclass(frozen=True)
+class TransferMethod:
+    """How a transfer run uses the English source, besides copying its combination's modules."""
+
+    code_switched_source: bool = False  # from the English source trained with code switching (CODE_SWITCH_RATE)
+    word_space: bool = False  # the chiVe -> GloVe map carries `word` across (OUTPUT_DIR/ja_en_map.pt)
+    script_shapes: bool = False  # Japanese script shapes start from the English shape of the same role
+    joint: bool = False  # English CoNLL batches train beside the Japanese ones (training/joint.py)
+    translated_word_rows: bool = False  # with the map: dictionary words start from their translation's row
+
+
+# The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
+# benchmark fixes the modules; here the combination gives them). "copy" is the paper's method.
+TRANSFER_METHODS: dict[str, TransferMethod] = {
+    "copy": TransferMethod(),
+    "shared-space": TransferMethod(word_space=True),
+    "shared-space+shapes": TransferMethod(word_space=True, script_shapes=True),
+    "code-switch": TransferMethod(code_switched_source=True),
+    "code-switch+space+shapes": TransferMethod(code_switched_source=True, word_space=True, script_shapes=True),
+    "joint": TransferMethod(joint=True),
+    "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
+}
+DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
+# One line each, for `reproduce --help`.
+TRANSFER_METHOD_HELP = {
+    "copy": "the paper's sequential transfer: the combination's modules copied from the English source",
+    "shared-space": "copy, with `word` carried across by the chiVe -> GloVe map (needs word and vectors)",
+    "shared-space+shapes": "shared-space, and the Japanese script shapes start from English ones (needs char too)",
+    "code-switch": "copy from an English source trained with code switching (rate 0.3)",
+    "code-switch+space+shapes": "code-switch with the map and the script shapes (needs word, char and vectors)",
+    "joint": "copy, then English CoNLL batches train beside the Japanese ones",
+    "translated-rows": "shared-space+shapes, and dictionary words start from their English translation's row (ロンドン from london)",
+}
+# The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
+CODE_SWITCH_RATE = 0.3
+WORD_SPACE_MAP_FILE = "ja_en_map.pt"  # in OUTPUT_DIR, built once for every run that uses the word space
+
 CONLL_FILES = {"train": "conll2003/train.txt", "validation": "conll2003/valid.txt", "test": "conll2003/test.txt"}
 STOCKMARK_FILES = {
     "train": "ner-wikipedia-ja/train.jsonl",
@@ -93,6 +135,51 @@ def check_recipes(recipes: Iterable[str]) -> None:
     unknown = [recipe for recipe in recipes if recipe not in RECIPES]
     if unknown:
         raise ValueError(f"unknown recipe {', '.join(map(repr, unknown))}; recipes: {', '.join(RECIPES)}")
+
+
+def check_transfer_methods(transfer_methods: Iterable[str]) -> None:
+    """ValueError naming the transfer methods when one of `transfer_methods` is not a key of TRANSFER_METHODS."""
+    unknown = [name for name in transfer_methods if name not in TRANSFER_METHODS]
+    if unknown:
+        raise ValueError(
+            f"unknown transfer method {', '.join(map(repr, unknown))}; transfer methods: {', '.join(TRANSFER_METHODS)}"
+        )
+
+
+def transfer_method_problem(recipe: str, combination: str, transfer_method: str) -> str | None:
+    """Why a transfer method does not apply to a combination under a recipe (None: it does).
+
+    The word-space map needs `word` transferred (`transfer` refuses it otherwise) and a recipe with
+    vectors (the map is of them); script shapes need `char` (without it they would change nothing,
+    the run being the same as the method without them).
+    """
+    method, modules = TRANSFER_METHODS[transfer_method], COMBINATIONS[combination]
+    if method.word_space and "word" not in modules:
+        return f"transfer method {transfer_method} maps the word vectors: it needs word among the modules, not {combination}"
+    if method.word_space and recipe_options(recipe).vectors is None:
+        return f"transfer method {transfer_method} maps the word vectors: recipe {recipe} has none"
+    if method.script_shapes and "char" not in modules:
+        return f"transfer method {transfer_method} sets the script shapes: it needs char among the modules, not {combination}"
+    return None
+
+
+def transfer_key(combination: str, transfer_method: str = DEFAULT_TRANSFER_METHOD) -> str:
+    """A (combination, transfer method) pair as its run-name parts: `all`, `all__shared-space` (the default adds nothing).
+
+    What `best_combination` returns and `plan_runs` takes; "scratch" is scratch's key.
+    """
+    return combination if transfer_method == DEFAULT_TRANSFER_METHOD else f"{combination}__{transfer_method}"
+
+
+def split_transfer_key(key: str) -> tuple[str, str]:
+    """`all__shared-space` → ("all", "shared-space"); `all` → ("all", "copy")."""
+    combination, _, transfer_method = key.partition("__")
+    return combination, transfer_method or DEFAULT_TRANSFER_METHOD
+
+
+def transfer_label(combination: str, transfer_method: str = DEFAULT_TRANSFER_METHOD) -> str:
+    """A (combination, transfer method) pair in the tables: `all`, `all (shared-space)`."""
+    return combination if transfer_method == DEFAULT_TRANSFER_METHOD else f"{combination} ({transfer_method})"
 
 
 def recipe_options(recipe: str, epochs: int | None = None, patience: int | None = None, **fields: Any) -> TrainingOptions:
@@ -126,9 +213,11 @@ def recipe_mismatches(result: Results, recipe: str) -> list[str]:
     ]
 
 
-def source_dir(output_dir: Path, recipe: str) -> Path:
-    """Where a recipe's English source is trained: OUTPUT_DIR/english for the default recipe, else english-RECIPE."""
-    return output_dir / ("english" if recipe == DEFAULT_RECIPE else f"english-{recipe}")
+def source_dir(output_dir: Path, recipe: str, code_switched: bool = False) -> Path:
+    """Where a recipe's English source is trained: OUTPUT_DIR/english for the default recipe, else english-RECIPE;
+    the code-switched one (CODE_SWITCH_RATE) in english-code-switch[-RECIPE]."""
+    name = "english-code-switch" if code_switched else "english"
+    return output_dir / (name if recipe == DEFAULT_RECIPE else f"{name}-{recipe}")
 
 
 @dataclass
@@ -142,6 +231,8 @@ class Plan:
     sizes: tuple[int, ...] = (250, 500, 1000, 2000)
     seeds: tuple[int, ...] = (1, 2, 3)
     combinations: tuple[str, ...] = tuple(COMBINATIONS)
+    # Each runs with every combination (and recipe) it applies to (`transfer_method_problem`).
+    transfer_methods: tuple[str, ...] = (DEFAULT_TRANSFER_METHOD,)
     full_set_combinations: tuple[str, ...] = ("char+classifier",)  # plus scratch and the best combination
     ablation_size: int | None = 500
     epochs: int | None = None
@@ -155,6 +246,14 @@ class Plan:
 
     def __post_init__(self) -> None:
         check_recipes(self.recipes)  # a typo fails before any training (also through `replace`)
+        check_transfer_methods(self.transfer_methods)
+        if unknown := [name for name in self.combinations if name not in COMBINATIONS]:
+            raise ValueError(f"unknown combination {', '.join(map(repr, unknown))}; combinations: {', '.join(COMBINATIONS)}")
+        pairs = [(recipe, combination) for recipe in self.recipes for combination in self.combinations]
+        for transfer_method in self.transfer_methods:
+            problems = [transfer_method_problem(recipe, combination, transfer_method) for recipe, combination in pairs]
+            if problems and all(problems):  # a method that would run nowhere is a mistake, not an empty grid
+                raise ValueError(f"no run of the plan has transfer method {transfer_method}: {problems[0]}")
 
 
 # The English source as before recipes: 40 epochs at most, patience 5, whatever the recipe's Japanese schedule.
@@ -188,51 +287,66 @@ class Run:
     seed: int
     inputs: str = DEFAULT_INPUT
     recipe: str = DEFAULT_RECIPE
+    transfer_method: str = DEFAULT_TRANSFER_METHOD  # a key of TRANSFER_METHODS; scratch: always the default
 
     @property
     def name(self) -> str:
-        """METHOD__nSIZE__seedN, then __INPUTS and __RECIPE where not the default (so older names stay valid)."""
+        """METHOD__nSIZE__seedN, then __INPUTS, __RECIPE and __TRANSFER where not the default (so older names stay valid)."""
         size = "full" if self.size is None else str(self.size)
         inputs = "" if self.inputs == DEFAULT_INPUT else "__" + _encode_inputs(self.inputs)
         recipe = "" if self.recipe == DEFAULT_RECIPE else "__" + self.recipe
-        return f"{self.method}__n{size}__seed{self.seed}{inputs}{recipe}"
+        transfer = "" if self.transfer_method == DEFAULT_TRANSFER_METHOD else "__" + self.transfer_method
+        return f"{self.method}__n{size}__seed{self.seed}{inputs}{recipe}{transfer}"
+
+    @property
+    def transfer(self) -> TransferMethod:
+        return TRANSFER_METHODS[self.transfer_method]
 
     @classmethod
     def from_name(cls, name: str) -> "Run":
-        """The run a name (as in OUTPUT_DIR/runs) stands for: `char+classifier__n500__seed1[__INPUTS][__RECIPE]`.
+        """The run a name (as in OUTPUT_DIR/runs) stands for: `char+classifier__n500__seed1[__INPUTS][__RECIPE][__TRANSFER]`.
 
-        The recipe is the last part when it is a key of RECIPES; only the name `Run.name` gives is
-        accepted (no `__best`, no `n0500`), so that one run has one folder.
+        The transfer method is the last part when it is a key of TRANSFER_METHODS, then the recipe
+        when it is a key of RECIPES; only the name `Run.name` gives is accepted (no `__best`, no
+        `__copy`, no `n0500`), so that one run has one folder.
         """
         parts = name.split("__")
+        transfer_method = parts.pop() if len(parts) > 3 and parts[-1] in TRANSFER_METHODS else DEFAULT_TRANSFER_METHOD
         recipe = parts.pop() if len(parts) > 3 and parts[-1] in RECIPES else DEFAULT_RECIPE
         try:
             method, size, seed = parts[0], parts[1].removeprefix("n"), int(parts[2].removeprefix("seed"))
             inputs = parts[3].replace("_", ",").replace("-", "=") if len(parts) == 4 else DEFAULT_INPUT
-            run = cls(method, None if size == "full" else int(size), seed, inputs, recipe)
+            run = cls(method, None if size == "full" else int(size), seed, inputs, recipe, transfer_method)
         except (IndexError, ValueError):
             run = None
         valid = run is not None and len(parts) <= 4 and run.method in ("scratch", *COMBINATIONS)
         if not valid or run.inputs not in INPUT_VARIANTS or run.name != name:
-            # A last part that is no input variant (those start with "char-") was meant as a recipe.
-            unknown = f"unknown recipe {parts[-1]!r}; " if len(parts) > 3 and not parts[-1].startswith("char-") else ""
+            # A last part that is no input variant (those start with "char-") was meant as a recipe or transfer method.
+            meant = len(parts) > 3 and not parts[-1].startswith("char-")
+            unknown = f"unknown recipe or transfer method {parts[-1]!r}; " if meant else ""
             others = [recipe for recipe in RECIPES if recipe != DEFAULT_RECIPE]
             inputs = [_encode_inputs(variant) for variant in INPUT_VARIANTS if variant != DEFAULT_INPUT]
+            transfers = [method for method in TRANSFER_METHODS if method != DEFAULT_TRANSFER_METHOD]
             raise ValueError(
-                f"run name {name!r}: {unknown}expected METHOD__nSIZE__seedN[__INPUTS][__RECIPE], METHOD scratch or one of "
-                f"{', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of {', '.join(inputs)} "
-                f"(none: {_encode_inputs(DEFAULT_INPUT)}), RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}) "
-                "(e.g. char+classifier__n500__seed1, scratch__n500__seed1__paper)"
+                f"run name {name!r}: {unknown}expected METHOD__nSIZE__seedN[__INPUTS][__RECIPE][__TRANSFER], "
+                f"METHOD scratch or one of {', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of {', '.join(inputs)} "
+                f"(none: {_encode_inputs(DEFAULT_INPUT)}), RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}), "
+                f"TRANSFER one of {', '.join(transfers)} (none: {DEFAULT_TRANSFER_METHOD}; not for scratch) "
+                "(e.g. char+classifier__n500__seed1, scratch__n500__seed1__paper, all__n500__seed1__shared-space)"
             )
+        if run.method == "scratch" and run.transfer_method != DEFAULT_TRANSFER_METHOD:
+            raise ValueError(f"run name {name!r}: a scratch run transfers nothing, so it takes no transfer method")
+        if run.method != "scratch" and (problem := transfer_method_problem(run.recipe, run.method, run.transfer_method)):
+            raise ValueError(f"run name {name!r}: {problem}")
         return run
 
 
 @dataclass
 class Context:
-    """What every run of a reproduction needs; `sources` maps each recipe to its English source."""
+    """What every run of a reproduction needs; `sources` maps (recipe, code-switched) to an English source."""
 
     data: dict[str, dict[str, str]]
-    sources: dict[str, str]
+    sources: dict[tuple[str, bool], str]
     output_dir: Path
     plan: Plan
     threads: int = 1
@@ -294,44 +408,81 @@ def fetch_public_data(destination: Path) -> dict[str, dict[str, str]]:
 # ---------------------------------------------------------------------------------- runs
 
 
-def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | None = None) -> list[Run]:
-    """Per recipe: scratch and every combination at every size and seed; the full set; the ablation.
+def transfer_pairs(plan: Plan, recipe: str) -> list[tuple[str, str]]:
+    """(combination, transfer method) of a recipe's transfer runs: each method with every combination it applies to."""
+    return [
+        (combination, transfer_method)
+        for transfer_method in plan.transfer_methods
+        for combination in plan.combinations
+        if transfer_method_problem(recipe, combination, transfer_method) is None
+    ]
 
-    `best_combination` is each recipe's best combination (a mapping), or one for every recipe.
-    Runs of one size and seed come together across recipes, so that a reproduction cut short
-    still compares the recipes.
+
+def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | None = None) -> list[Run]:
+    """Per recipe: scratch and every (transfer method, combination) at every size and seed; the full set; the ablation.
+
+    `best_combination` is each recipe's best (combination, transfer method) as a `transfer_key`
+    (a mapping), or one for every recipe. Runs of one size and seed come together across recipes,
+    so that a reproduction cut short still compares the recipes.
     """
     best = best_combination if isinstance(best_combination, Mapping) else dict.fromkeys(plan.recipes, best_combination)
     runs = [
-        Run(method, size, seed, recipe=recipe)
+        run
         for size in plan.sizes
         for seed in plan.seeds
         for recipe in plan.recipes
-        for method in ("scratch", *plan.combinations)
+        for run in [
+            Run("scratch", size, seed, recipe=recipe),
+            *(
+                Run(combination, size, seed, recipe=recipe, transfer_method=method)
+                for combination, method in transfer_pairs(plan, recipe)
+            ),
+        ]
     ]
     for recipe in plan.recipes:
-        chosen = best.get(recipe)
-        full = ["scratch", *plan.full_set_combinations]
+        chosen = split_transfer_key(best[recipe]) if best.get(recipe) else None
+        full = [("scratch", DEFAULT_TRANSFER_METHOD), *((c, DEFAULT_TRANSFER_METHOD) for c in plan.full_set_combinations)]
         if chosen and plan.full_set_combinations and chosen not in full:
             full.append(chosen)
         if plan.full_set_combinations:
-            runs += [Run(method, None, seed, recipe=recipe) for seed in plan.seeds for method in full]
+            runs += [Run(method, None, seed, recipe=recipe, transfer_method=transfer) for seed in plan.seeds for method, transfer in full]
         if plan.ablation_size:
-            # Scratch and the best transfer (before it is known: the first combination; none without combinations).
-            transfer = [chosen or plan.combinations[0]] if chosen or plan.combinations else []
+            # Scratch and the best transfer (before it is known: the first pair; none without combinations).
+            pairs = transfer_pairs(plan, recipe)
+            transfer = [chosen or pairs[0]] if chosen or pairs else []
             runs += [
-                Run(method, plan.ablation_size, seed, inputs, recipe)
+                Run(method, plan.ablation_size, seed, inputs, recipe, transfer_method)
                 for inputs in INPUT_VARIANTS
                 if inputs != DEFAULT_INPUT or plan.ablation_size not in plan.sizes
                 for seed in plan.seeds
-                for method in ("scratch", *transfer)
+                for method, transfer_method in [("scratch", DEFAULT_TRANSFER_METHOD), *transfer]
             ]
     return list(dict.fromkeys(runs))
 
 
+def word_space_map_path(output_dir: Path) -> Path:
+    return output_dir / WORD_SPACE_MAP_FILE
+
+
+def transfer_setup(run: Run, context: Context) -> tuple[str, TransferOptions]:
+    """The English source and the TransferOptions of a transfer run, from its combination and transfer method."""
+    method, plan = run.transfer, context.plan
+    transfer_options = TransferOptions(
+        modules=COMBINATIONS[run.method],
+        shared_bigrams=plan.shared_bigrams,
+        freeze_transferred_epochs=plan.freeze_transferred_epochs,
+        transferred_lr_scale=plan.transferred_lr_scale,
+        word_space_map=str(word_space_map_path(context.output_dir)) if method.word_space else None,
+        script_shapes=method.script_shapes,
+        joint_data=context.data["en"]["train"] if method.joint else None,
+        translated_word_rows=method.translated_word_rows,
+    )
+    # The recipe's own source (its head and inputs match the run's), code-switched where the method says.
+    return context.sources[(run.recipe, method.code_switched_source)], transfer_options
+
+
 def _run_one(run: Run, context: Context) -> Results:
     """Train one Japanese model (in a worker process) and return its results, with the run record."""
-    from .options import TransferOptions
     from .trainer import train
     from .transfer import transfer
 
@@ -361,13 +512,7 @@ def _run_one(run: Run, context: Context) -> Results:
     if run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
     else:
-        transfer_options = TransferOptions(
-            modules=COMBINATIONS[run.method],
-            shared_bigrams=plan.shared_bigrams,
-            freeze_transferred_epochs=plan.freeze_transferred_epochs,
-            transferred_lr_scale=plan.transferred_lr_scale,
-        )
-        source = context.sources[run.recipe]  # the recipe's own source: its head and inputs match the run's
+        source, transfer_options = transfer_setup(run, context)
         results = transfer(source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
     results.run = RunRecord(**asdict(run), name=run.name, wall_seconds=time.perf_counter() - started)
     results.save(done)  # written last: its presence marks the run as done
@@ -392,6 +537,25 @@ def _map(function: Callable[[Any, Context], T], items: list[Any], context: Conte
         return list(pool.map(function, items, [context] * len(items)))
 
 
+def _pretrain_source(key: tuple[str, bool], context: Context) -> str:
+    """`pretrain_english` of a (recipe, code-switched) key, for `_map`."""
+    recipe, code_switched = key
+    return pretrain_english(recipe, context, code_switched=code_switched)
+
+
+def build_word_space_map_file(output_dir: Path) -> str:
+    """OUTPUT_DIR/ja_en_map.pt, built once as `xlner word-space` builds it by default (chiVe -> GloVe 6B 50d)."""
+    from .word_space import build_word_space_map
+
+    path = word_space_map_path(output_dir)
+    if not path.is_file():
+        print(f"Word-space map (chiVe -> GloVe) into {path} ...", file=sys.stderr)
+        partial = path.with_name(f".{path.name}.tmp")
+        build_word_space_map().save(partial)
+        partial.replace(path)  # a map cut short is never taken for a built one
+    return str(path)
+
+
 def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
     return _map(_run_one, runs, context, jobs)
 
@@ -403,26 +567,32 @@ def run_plan(plan: Plan, context: Context, jobs: int) -> list[Results]:
     results = run_all(grid, context, jobs)
     best = best_combinations(summarize(results))
     extra = [run for run in plan_runs(plan, best) if run not in grid]
-    chosen = ", ".join(f"{recipe}: {best.get(recipe)}" for recipe in plan.recipes)
+    chosen = ", ".join(f"{recipe}: {_key_label(best[recipe]) if best.get(recipe) else None}" for recipe in plan.recipes)
     print(f"{len(extra)} more runs (full set, ablation; best combination {chosen}) ...", file=sys.stderr)
     return results + run_all(extra, context, jobs)
 
 
-def pretrain_english(recipe: str, context: Context, seed: int = 1) -> str:
+def pretrain_english(recipe: str, context: Context, seed: int = 1, code_switched: bool = False) -> str:
     """Train a recipe's English source on CoNLL-2003 (skipped when its results.json exists); returns its folder.
 
-    The recipe's options, except the plan's english_* settings where set. An existing source of
-    other options (one from before recipes, say) is refused: transfer from it would not be the recipe's.
+    The recipe's options, except the plan's english_* settings where set; `code_switched`: with
+    code_switch_rate CODE_SWITCH_RATE (the code-switched transfer methods' source). An existing
+    source of other options (one from before recipes, say) is refused: transfer from it would not be the recipe's.
     """
     from .trainer import train
 
-    output = source_dir(context.output_dir, recipe)
+    output = source_dir(context.output_dir, recipe, code_switched)
     done = output / "results.json"
+    code_switch_rate = CODE_SWITCH_RATE if code_switched else 0.0
     if done.exists():
-        if mismatches := recipe_mismatches(Results.load(done), recipe):
+        existing = Results.load(done)
+        mismatches = recipe_mismatches(existing, recipe)
+        if (recorded := existing.options.get("code_switch_rate", 0.0)) != code_switch_rate:
+            mismatches.append(f"code_switch_rate={recorded!r} (expected: {code_switch_rate!r})")
+        if mismatches:
             raise ValueError(
                 f"{output}: an English source trained with other options than recipe {recipe}'s ({', '.join(mismatches)}); "
-                "move it away (or pass --source) to use this output directory"
+                f"move it away (or pass {'--code-switch-source' if code_switched else '--source'}) to use this output directory"
             )
         return str(output)
     plan, files = context.plan, context.data["en"]
@@ -434,6 +604,7 @@ def pretrain_english(recipe: str, context: Context, seed: int = 1) -> str:
         seed=seed,
         threads=context.threads,
         model_config=plan.model_config,
+        code_switch_rate=code_switch_rate,
     )
     train("en", files["train"], files["validation"], output, options, files["test"])
     _drop_checkpoints(output)
@@ -465,20 +636,21 @@ def _size_rank(size: str) -> float:
 
 
 def summarize(results: list[Results]) -> dict[str, Any]:
-    """Mean, standard deviation and range of test F1 per (recipe, method, size, inputs); epochs to best."""
-    groups: dict[tuple[str, str, str, str], list[Results]] = {}
+    """Mean, standard deviation and range of test F1 per (recipe, method, transfer method, size, inputs); epochs to best."""
+    groups: dict[tuple[str, str, str, str, str], list[Results]] = {}
     for result in results:
         run = _run_record(result)
         size = "full" if run.size is None else str(run.size)
-        groups.setdefault((run.recipe, run.method, size, run.inputs), []).append(result)
+        groups.setdefault((run.recipe, run.method, run.transfer_method, size, run.inputs), []).append(result)
     rows = []
-    for (recipe, method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
+    for (recipe, method, transfer_method, size, inputs), members in sorted(groups.items(), key=lambda item: _order(item[0])):
         test = [_test_f1(m) for m in members]
         validation = [m.validation.f1 for m in members]
         rows.append(
             {
                 "recipe": recipe,
-                "method": method,
+                "method": method,  # the combination (or scratch)
+                "transfer_method": transfer_method,
                 "size": size,
                 "inputs": inputs,
                 "seeds": [_run_record(m).seed for m in members],
@@ -495,10 +667,22 @@ def summarize(results: list[Results]) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _order(key: tuple[str, str, str, str]) -> tuple:
-    recipe, method, size, inputs = key
-    methods = ["scratch", *COMBINATIONS]
-    return (inputs != DEFAULT_INPUT, inputs, _recipe_rank(recipe), recipe, methods.index(method), _size_rank(size))
+def _order(key: tuple[str, str, str, str, str]) -> tuple:
+    recipe, method, transfer_method, size, inputs = key
+    methods, transfers = ["scratch", *COMBINATIONS], list(TRANSFER_METHODS)
+    return (
+        inputs != DEFAULT_INPUT, inputs, _recipe_rank(recipe), recipe, transfers.index(transfer_method), methods.index(method),
+        _size_rank(size),
+    )  # fmt: skip
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """A summary row's (combination, transfer method) as a `transfer_key` (rows of reports without it: copy)."""
+    return transfer_key(row["method"], row.get("transfer_method", DEFAULT_TRANSFER_METHOD))
+
+
+def _key_label(key: str) -> str:
+    return transfer_label(*split_transfer_key(key))
 
 
 def _recipes(summary: dict[str, Any]) -> list[str]:
@@ -507,15 +691,16 @@ def _recipes(summary: dict[str, Any]) -> list[str]:
 
 
 def best_combination(summary: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> str | None:
-    """The recipe's combination with the best mean VALIDATION F1 (test F1 is never used to choose).
+    """The recipe's (combination, transfer method) with the best mean VALIDATION F1 (test F1 is never used to
+    choose), as a `transfer_key`: the combination alone for the default transfer method, `all__shared-space` else.
 
-    Averaged over the sizes that every combination was run at, so that a combination run at more
-    (larger) sizes than the others does not win by its larger training sets alone.
+    Averaged over the sizes that every pair was run at, so that a pair run at more (larger) sizes
+    than the others does not win by its larger training sets alone.
     """
     scores: dict[str, dict[str, float]] = {}
     for row in summary["rows"]:
         if row["recipe"] == recipe and row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
-            scores.setdefault(row["method"], {})[row["size"]] = row["validation_f1_mean"]
+            scores.setdefault(_row_key(row), {})[row["size"]] = row["validation_f1_mean"]
     common = set.intersection(*(set(by_size) for by_size in scores.values())) if scores else set()
     if not common:
         return None
@@ -523,7 +708,7 @@ def best_combination(summary: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> s
 
 
 def best_combinations(summary: dict[str, Any]) -> dict[str, str | None]:
-    """Each recipe's best combination (`best_combination`): a recipe's runs never choose another's."""
+    """Each recipe's best (combination, transfer method) (`best_combination`): a recipe's runs never choose another's."""
     return {recipe: best_combination(summary, recipe) for recipe in _recipes(summary)}
 
 
@@ -549,7 +734,9 @@ def _cell(row: dict[str, Any]) -> str:
 
 def markdown_table(summary: dict[str, Any], best: Mapping[str, str | None]) -> str:
     """The recipes side by side: test F1 (mean ± std over seeds, ×100) per (recipe, method) and size,
-    each recipe's gains, the recipes at a glance (scratch), then the ablation. `best`: each recipe's best combination."""
+    each recipe's gains, the recipes at a glance (scratch), then the ablation. `best`: each recipe's
+    best (combination, transfer method) as a `transfer_key`. A method is its combination, with its
+    transfer method in brackets when not the default: `all (shared-space)`."""
     rows = summary["rows"]
     main = [r for r in rows if r["inputs"] == DEFAULT_INPUT]
     sizes = sorted({r["size"] for r in main}, key=_size_rank)
@@ -559,9 +746,10 @@ def markdown_table(summary: dict[str, Any], best: Mapping[str, str | None]) -> s
     recipes = _recipes(summary)
     for recipe in recipes:
         of_recipe = [r for r in main if r["recipe"] == recipe]
-        for method in dict.fromkeys(r["method"] for r in of_recipe):
-            cells = {r["size"]: r for r in of_recipe if r["method"] == method}
-            label = f"{recipe} / **{method}** (best on validation)" if method == best.get(recipe) else f"{recipe} / {method}"
+        for key in dict.fromkeys(_row_key(r) for r in of_recipe):
+            cells = {r["size"]: r for r in of_recipe if _row_key(r) == key}
+            method = _key_label(key)
+            label = f"{recipe} / **{method}** (best on validation)" if key == best.get(recipe) else f"{recipe} / {method}"
             values = [_cell(cells[s]) if s in cells else "" for s in sizes]
             epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
             lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
@@ -573,11 +761,12 @@ def markdown_table(summary: dict[str, Any], best: Mapping[str, str | None]) -> s
 
 
 def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> list[str]:
-    """One recipe's gain of its best combination over scratch, and transfer at N against scratch at 2N."""
+    """One recipe's gain of its best (combination, transfer method) over scratch, and transfer at N against scratch at 2N."""
     if not best:
         return []
     scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
-    transfer = [r for r in main if r["method"] == best]
+    transfer = [r for r in main if _row_key(r) == best]
+    best = _key_label(best)
     gains = [f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}" for r in transfer if r["size"] in scratch]
     lines = ["", f"Gain of {best} over scratch ({recipe}): " + (", ".join(gains) or "no size with both")]
     doubled = {r["size"]: str(2 * int(r["size"])) for r in transfer if r["size"] != "full"}
@@ -610,20 +799,19 @@ def _glance_table(main: list[dict[str, Any]], recipes: list[str]) -> list[str]:
 def _ablation_table(summary: dict[str, Any], recipes: list[str]) -> list[str]:
     """The romanisation ablation: a row per input variant, a column per (recipe, method) run with other inputs."""
     at_size = [r for r in summary["rows"] if r["size"] == str(summary.get("ablation_size"))]
-    # A recipe's ablation methods: those run with other inputs (its transfer method was the best when it ran).
+    # A recipe's ablation methods: those run with other inputs (its transfer was the best when it ran).
+    found = {(r["recipe"], r["method"], r["transfer_method"]) for r in at_size if r["inputs"] != DEFAULT_INPUT}
     columns = [
-        (recipe, method)
-        for recipe in recipes
-        for method in ["scratch", *COMBINATIONS]
-        if any(r["recipe"] == recipe and r["method"] == method and r["inputs"] != DEFAULT_INPUT for r in at_size)
+        (recipe, transfer_key(method, transfer_method))
+        for recipe, method, transfer_method in sorted(found, key=lambda c: _order((*c, "full", DEFAULT_INPUT)))
     ]
     if not columns:
         return []
     lines = ["", f"## Romanisation ablation at n={summary['ablation_size']} (test F1 ×100, mean ± std over seeds)", ""]
-    lines.append("| inputs | " + " | ".join(f"{recipe} / {method}" for recipe, method in columns) + " |")
+    lines.append("| inputs | " + " | ".join(f"{recipe} / {_key_label(key)}" for recipe, key in columns) + " |")
     lines.append("|---|" + "---|" * len(columns))
     for inputs in INPUT_VARIANTS:
-        cells = {(r["recipe"], r["method"]): r for r in at_size if r["inputs"] == inputs}
+        cells = {(r["recipe"], _row_key(r)): r for r in at_size if r["inputs"] == inputs}
         lines.append(f"| {inputs} | " + " | ".join(_cell(cells[c]) if c in cells else "" for c in columns) + " |")
     return lines
 
@@ -642,18 +830,19 @@ def plot_learning_curve(summary: dict[str, Any], best: Mapping[str, str | None],
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, recipe in enumerate(_recipes(summary)):
         line, marker = styles[index % len(styles)]
-        for method, colour in (("scratch", "tab:grey"), (best.get(recipe), "tab:blue")):
+        for key, colour in (("scratch", "tab:grey"), (best.get(recipe), "tab:blue")):
             points = sorted(
-                (int(r["size"]), r)
+                ((int(r["size"]), r)
                 for r in summary["rows"]
-                if r["recipe"] == recipe and r["method"] == method and r["inputs"] == DEFAULT_INPUT and r["size"] != "full"
-            )
-            if not method or not points:
+                if r["recipe"] == recipe and _row_key(r) == key and r["inputs"] == DEFAULT_INPUT and r["size"] != "full"),
+                key=lambda point: point[0],
+            )  # fmt: skip
+            if not key or not points:
                 continue
             sizes = [size for size, _ in points]
             axes.plot(
                 sizes, [100 * r["test_f1_mean"] for _, r in points], linestyle=line, marker=marker, color=colour,
-                label=f"{recipe}: {method}",
+                label=f"{recipe}: {_key_label(key)}",
             )  # fmt: skip
             low, high = [100 * r["test_f1_min"] for _, r in points], [100 * r["test_f1_max"] for _, r in points]
             axes.fill_between(sizes, low, high, color=colour, alpha=0.12)
@@ -682,6 +871,7 @@ def reproduce(
     plan: Plan | None = None,
     report_only: bool = False,
     only: list[str] | None = None,
+    code_switch_source: str | None = None,
 ) -> dict[str, Any]:
     """Run the plan's runs (those not yet done) and write the report.
 
@@ -690,7 +880,9 @@ def reproduce(
     report on every finished run in OUTPUT_DIR/runs, whichever invocations made them: a grid
     built up in parts. `source` is the English model of every recipe (its head must match theirs:
     a CRF source for CRF recipes); without it each recipe that has transfer runs to train gets
-    its own, pretrained (or kept) in OUTPUT_DIR/english[-RECIPE].
+    its own, pretrained (or kept) in OUTPUT_DIR/english[-RECIPE]. `code_switch_source` likewise
+    for the code-switched transfer methods (OUTPUT_DIR/english-code-switch[-RECIPE]); with
+    `source` given, runs of those methods need it too (a source given is never pretrained beside).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -698,28 +890,49 @@ def reproduce(
     selected = [Run.from_name(name) for name in only or []]  # bad names fail before any training
     if selected and report_only:
         raise ValueError("reproduce: train the named runs or report only, not both")
+    given = {False: source, True: code_switch_source}
     started = time.perf_counter()
     if report_only:
         results = collect_results(output_dir)
     else:
+        # Only sources of a transfer run to train are needed (the best pair, not known yet, is among the grid's).
+        transfers = [run for run in selected or plan_runs(plan) if run.method != "scratch"]
+        needed = list(dict.fromkeys((run.recipe, run.transfer.code_switched_source) for run in transfers))
+        if source and not code_switch_source and any(code_switched for _, code_switched in needed):
+            methods = sorted({run.transfer_method for run in transfers if run.transfer.code_switched_source})
+            raise ValueError(
+                f"reproduce: transfer methods {', '.join(methods)} need a code-switched English source: pass "
+                "--code-switch-source too (or no --source, to pretrain every source)"
+            )
         data = local_data(Path(data_dir)) if data_dir else fetch_public_data(output_dir / "data")
         context = Context(data=data, sources={}, output_dir=output_dir, plan=plan, threads=threads)
-        # Only recipes with a transfer run to train need a source (the best combination, not known yet, changes no recipe's).
-        needed = list(dict.fromkeys(run.recipe for run in selected or plan_runs(plan) if run.method != "scratch"))
-        if source:
-            context.sources = dict.fromkeys(needed, source)
-        elif needed:
-            print(f"English pretraining on CoNLL-2003 (recipes {', '.join(needed)}) ...", file=sys.stderr)
-            context.sources = dict(zip(needed, _map(pretrain_english, needed, context, jobs)))
+        context.sources = {key: given[key[1]] for key in needed if given[key[1]]}
+        to_train = [key for key in needed if key not in context.sources]
+        if to_train:
+            listed = ", ".join(recipe + (" (code-switched)" if code_switched else "") for recipe, code_switched in to_train)
+            print(f"English pretraining on CoNLL-2003 (recipes {listed}) ...", file=sys.stderr)
+            context.sources.update(zip(to_train, _map(_pretrain_source, to_train, context, jobs)))
+        if any(run.transfer.word_space for run in transfers):
+            build_word_space_map_file(output_dir)
         if selected:
             print(f"{len(selected)} Japanese runs, as named ...", file=sys.stderr)
             run_all(selected, context, jobs)
             results = collect_results(output_dir)
         else:
             results = run_plan(plan, context, jobs)
-    recipes = sorted({_run_record(r).recipe for r in results}, key=lambda recipe: (_recipe_rank(recipe), recipe))
+    records = [_run_record(r) for r in results]
+    recipes = sorted({r.recipe for r in records}, key=lambda recipe: (_recipe_rank(recipe), recipe))
     sources = {recipe: source or str(source_dir(output_dir, recipe)) for recipe in recipes}
+    for recipe in recipes:  # the code-switched sources of the recipes that used one
+        methods = [TRANSFER_METHODS.get(r.transfer_method, TransferMethod()) for r in records if r.recipe == recipe]
+        if any(method.code_switched_source for method in methods):
+            sources[source_label(recipe, code_switched=True)] = code_switch_source or str(source_dir(output_dir, recipe, True))
     return write_report(results, plan, sources, output_dir, time.perf_counter() - started, threads, jobs)
+
+
+def source_label(recipe: str, code_switched: bool = False) -> str:
+    """An English source in the report: its recipe, `RECIPE, code-switched` for the code-switched one."""
+    return f"{recipe}, code-switched" if code_switched else recipe
 
 
 def _source_record(path: str) -> dict[str, Any]:
@@ -763,7 +976,7 @@ def write_report(
 ) -> dict[str, Any]:
     """OUTPUT_DIR/results.json (the report), results.md (the tables) and learning_curve.png; returns the report.
 
-    `sources`: each reported recipe's English source (a folder or Hub id).
+    `sources`: each reported recipe's English source (a folder or Hub id), by `source_label`.
     """
     summary = summarize(results)
     best = best_combinations(summary)

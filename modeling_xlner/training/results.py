@@ -92,6 +92,7 @@ class TransferRecord:
     label_map: dict[str, str] | None = None
     word_space_map: list[int] | None = None  # shape of the map that carried the word projection across
     word_rows_from_unknown: int | None = None  # target words started from the source's <unk> row
+    word_rows_translated: int | None = None  # target words started from their dictionary translation's row
     shape_roles: dict[str, str] | None = None  # target word shape -> source shape whose row it started from
 
 
@@ -108,6 +109,8 @@ class RunRecord:
     # The recipe (`reproduce.RECIPES`) the run trained with. Files from before recipes load as "best";
     # `reproduce.recipe_mismatches` tells when their recorded options are not its.
     recipe: str = "best"
+    # The transfer method (`reproduce.TRANSFER_METHODS`); files from before transfer methods were the plain copy.
+    transfer_method: str = "copy"
 
 
 @dataclass(kw_only=True)

@@ -59,6 +59,7 @@ def build_transferred_model(
         label_map=transfer_options.label_map,
         word_space_map=transfer_options.word_space_map,
         shape_roles=transfer_options.script_shapes or None,
+        word_translations=transfer_options.word_space_map if transfer_options.translated_word_rows else None,
         seed=options.seed,
         id2label=dict(enumerate(label_list(train_dataset))),
         vector_dim=vector_rows.dim if vector_rows is not None else 0,

@@ -164,16 +164,20 @@ class WordSpaceMap:
     dictionary: dict[str, int] = field(default_factory=dict)  # pairs by origin, and train / held-out sizes
     precision_at_1: float | None = None
     ridge: float = 1.0
+    # Every (target word, source word) pair of the seed dictionary: `translated_word_rows` starts each
+    # target word of a pair from its source word's row.
+    pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
-        """Everything but the matrix (for results.json and the log)."""
-        record = {key: value for key, value in asdict(self).items() if key != "matrix"}
+        """Everything but the matrix and the pairs (for results.json and the log)."""
+        record = {key: value for key, value in asdict(self).items() if key not in ("matrix", "pairs")}
         record["shape"] = list(self.matrix.shape)
         return record
 
     def save(self, path: str | Path) -> None:
-        """One torch file: the matrix and the record (read back by `load` and by the remote transfer code)."""
-        torch.save({"target_to_source": torch.as_tensor(self.matrix, dtype=torch.float32), **self.record()}, str(path))
+        """One torch file: the matrix, the pairs and the record (read back by `load` and by the remote transfer code)."""
+        matrix = torch.as_tensor(self.matrix, dtype=torch.float32)
+        torch.save({"target_to_source": matrix, **self.record(), "pairs": [list(pair) for pair in self.pairs]}, str(path))
 
     @classmethod
     def load(cls, path: str | Path) -> WordSpaceMap:
@@ -183,7 +187,7 @@ class WordSpaceMap:
         if "target_to_source" not in saved:
             raise ValueError(f"{path}: not a word-space map (no 'target_to_source' matrix)")
         fields = {key: saved[key] for key in ("source_vectors", "target_vectors", "transliterations", "dictionary", "precision_at_1", "ridge") if key in saved}
-        return cls(matrix=saved["target_to_source"], **fields)
+        return cls(matrix=saved["target_to_source"], **fields, pairs=[tuple(pair) for pair in saved.get("pairs", [])])
 
 
 def build_word_space_map(
@@ -203,7 +207,7 @@ def build_word_space_map(
     sizes = {**dictionary.counts, "pairs": len(dictionary.pairs), "held_out_words": len({t for t, _ in held_pairs})}
     logger.info("Seed dictionary %s; precision@1 on held-out words: %s", sizes, precision)
     matrix = learn_map(source, target, dictionary.pairs, ridge)
-    return WordSpaceMap(matrix, source_vectors, target_vectors, transliterations, sizes, precision, ridge)
+    return WordSpaceMap(matrix, source_vectors, target_vectors, transliterations, sizes, precision, ridge, dictionary.pairs)
 
 
 __all__ = [

@@ -79,7 +79,9 @@ def zero_shot(
     tokenizer = build_tokenizer(texts, language, options, vector_rows)
     model = XLNerForTokenClassification.from_pretrained(
         source, transfer_modules=transfer_options.modules, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
-        shape_roles=transfer_options.script_shapes or None, seed=options.seed, vector_dim=vector_rows.dim if vector_rows is not None else 0, **options.model_config,
+        shape_roles=transfer_options.script_shapes or None,
+        word_translations=transfer_options.word_space_map if transfer_options.translated_word_rows else None,
+        seed=options.seed, vector_dim=vector_rows.dim if vector_rows is not None else 0, **options.model_config,
     )  # fmt: skip
     if vector_rows is not None:
         load_vector_rows(model, vector_rows)
