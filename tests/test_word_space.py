@@ -17,6 +17,7 @@ from modeling_xlner.training.word_space import (
     WordSpaceMap, build_seed_dictionary, learn_map, load_transliterations, precision_at_1, split_pairs,
 )  # fmt: skip
 from modeling_xlner.training.zero_shot import collapse_types
+from modeling_xlner.training.features import add_translated_words
 from modeling_xlner.training.options import TransferOptions
 from modeling_xlner.transfer_xlner import align_vocabularies, read_word_space_map
 
@@ -183,6 +184,20 @@ def test_translated_word_rows_start_from_their_translation(english_with_vectors,
     assert report["word_rows_translated"] == 1
     assert report["word_rows_from_unknown"] == len(japanese.word_to_id) - 3  # all but <pad>, <unk>, ソニー
     assert report["rows_copied"]["word"] == [3, len(japanese.word_to_id)]  # <pad>, <unk>, ソニー
+
+
+def test_dictionary_words_the_source_knows_join_the_target_vocabulary(english_with_vectors, tmp_path):
+    directory, _, source_tokenizer = english_with_vectors
+    japanese = XLNerTokenizer.from_corpus(["東京にある。"], language="ja")
+    path = tmp_path / "map.pt"
+    pairs = [("ソニー", "sony"), ("トーキョー", "tokyo"), ("東京", "tokyo"), ("エド", "edo"), ("001", "001")]
+    WordSpaceMap(np.eye(3, 2, dtype=np.float32), "en", "ja", "alkana", {}, None, 1.0, pairs).save(path)
+    extended = add_translated_words(japanese, str(directory), str(path))
+    # 東京 was already there (its id kept); エド's translation is unknown to the source; numbers are left out.
+    added = {word: index for word, index in extended.word_to_id.items() if word not in japanese.word_to_id}
+    assert added == {"ソニー": len(japanese.word_to_id), "トーキョー": len(japanese.word_to_id) + 1}
+    assert all(extended.word_to_id[word] == index for word, index in japanese.word_to_id.items())
+    assert extended.bigram_to_id == japanese.bigram_to_id and "sony" in source_tokenizer.word_to_id
 
 
 def test_translated_word_rows_take_the_most_frequent_translation():

@@ -15,6 +15,7 @@ import torch
 
 from tokenization.tokenization_xlner import XLNerTokenizer
 
+from ..transfer_xlner import read_word_translations
 from .vectors import WordVectors, load_vectors
 
 logger = logging.getLogger(__name__)
@@ -110,22 +111,45 @@ def coverage(tokenizer: XLNerTokenizer, texts: Sequence, is_split_into_words: bo
 
 
 
+def _appended(vocab: dict[str, int], entries: Iterable[str]) -> dict[str, int]:
+    vocab = dict(vocab)
+    for entry in entries:
+        vocab.setdefault(entry, len(vocab))
+    return vocab
+
+
 def with_bigrams(tokenizer: XLNerTokenizer, bigrams: Iterable[str]) -> XLNerTokenizer:
     """The same tokenizer with `bigrams` appended to its bigram vocabulary, in order (existing ids kept)."""
-    vocab = dict(tokenizer.bigram_to_id)
-    for bigram in bigrams:
-        vocab.setdefault(bigram, len(vocab))
+    return _rebuilt(tokenizer, word_vocab=tokenizer.word_to_id, bigram_vocab=_appended(tokenizer.bigram_to_id, bigrams))
+
+
+def with_words(tokenizer: XLNerTokenizer, words: Iterable[str]) -> XLNerTokenizer:
+    """The same tokenizer with `words` (vocabulary keys: lowercased, digits as 0) appended to its word
+    vocabulary, in order (existing ids kept)."""
+    return _rebuilt(tokenizer, word_vocab=_appended(tokenizer.word_to_id, words), bigram_vocab=tokenizer.bigram_to_id)
+
+
+def add_translated_words(tokenizer: XLNerTokenizer, source: str, word_space_map: str) -> XLNerTokenizer:
+    """The same tokenizer with the map's dictionary words whose translation the source knows appended to its
+    word vocabulary: a test word absent from a small training set still gets its English word's row."""
+    source_vocab = XLNerTokenizer.from_pretrained(source).word_to_id
+    translations = read_word_translations(word_space_map)
+    known = [word for word, sources in translations.items() if not any(c.isdigit() for c in word)]
+    return with_words(tokenizer, sorted(word for word in known if any(source in source_vocab for source in translations[word])))
+
+
+def _rebuilt(tokenizer: XLNerTokenizer, word_vocab: dict[str, int], bigram_vocab: dict[str, int]) -> XLNerTokenizer:
     return XLNerTokenizer(
         language=tokenizer.language,
         char_input=tokenizer.char_input,
         word_input=tokenizer.word_input,
         romaji_source=tokenizer.romaji_source,
         max_bigrams_per_word=tokenizer.max_bigrams_per_word,
-        word_vocab=tokenizer.word_to_id,
-        bigram_vocab=vocab,
+        word_vocab=word_vocab,
+        bigram_vocab=bigram_vocab,
         surface_bigram_vocab=tokenizer.surface_bigram_to_id or None,
         pos_vocab=tokenizer.pos_to_id or None,
         vector_vocab=tokenizer.vector_to_id or None,
     )
 
-__all__ = ["with_bigrams", "DEFAULT_VECTORS", "VectorRows", "resolve_vectors", "training_words", "select_vector_rows", "vector_rows_for", "load_vector_rows", "coverage"]
+__all__ = ["with_bigrams", "with_words", "add_translated_words", "DEFAULT_VECTORS", "VectorRows", "resolve_vectors", "training_words", "select_vector_rows", "vector_rows_for", "load_vector_rows", "coverage"]

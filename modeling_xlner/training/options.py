@@ -157,7 +157,8 @@ class TransferOptions:
         default=False,
         metadata=_help(
             "with --word-space-map and word: a target word the source never saw starts from the row of its translation in "
-            "the map's seed dictionary (ロンドン from london), not from the source's unknown-word row"
+            "the map's seed dictionary (ロンドン from london), not from the source's unknown-word row; the dictionary's words "
+            "join the target vocabulary, so that words absent from the training data keep their translation's row"
         ),
     )
     zero_shot: bool = field(

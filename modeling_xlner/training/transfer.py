@@ -24,7 +24,7 @@ from ..transfer_xlner import TransferReport, resolve_modules
 from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
-from .features import VectorRows, load_vector_rows, vector_rows_for, with_bigrams
+from .features import VectorRows, add_translated_words, load_vector_rows, vector_rows_for, with_bigrams
 from .joint import joint_transfer_options, run_joint_training
 from .trainer import build_tokenizer, read_training_data, run_training, training_texts
 from .word_space import WordSpaceMap
@@ -52,6 +52,8 @@ def build_transferred_model(
     tokenizer = build_tokenizer(train_dataset, language, options, vector_rows)
     if transfer_options.shared_bigrams:
         tokenizer = add_source_bigrams(tokenizer, source)
+    if transfer_options.translated_word_rows:
+        tokenizer = add_translated_words(tokenizer, source, transfer_options.word_space_map)
     model = XLNerForTokenClassification.from_pretrained(
         source,
         transfer_modules=transfer_options.modules,

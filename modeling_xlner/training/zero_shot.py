@@ -29,7 +29,7 @@ from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map, resolve_modules
 from ..decoding_xlner import split_label
 from .data import load_data, is_span_data
 from .evaluation import headline, score_split, tagging_pipeline
-from .features import load_vector_rows, vector_rows_for
+from .features import add_translated_words, load_vector_rows, vector_rows_for
 from .options import TrainingOptions, TransferOptions
 from .trainer import build_tokenizer, training_texts
 from .word_space import WordSpaceMap
@@ -77,6 +77,8 @@ def zero_shot(
     options = replace(options, part_of_speech=False)
     vector_rows = vector_rows_for(options.vectors, language, *training_texts(texts), options.vector_rows)
     tokenizer = build_tokenizer(texts, language, options, vector_rows)
+    if transfer_options.translated_word_rows:
+        tokenizer = add_translated_words(tokenizer, source, transfer_options.word_space_map)
     model = XLNerForTokenClassification.from_pretrained(
         source, transfer_modules=transfer_options.modules, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
         shape_roles=transfer_options.script_shapes or None,
