@@ -27,7 +27,8 @@ OMP/MKL/OpenBLAS thread variables are set to the same number before numpy or tor
                  character-level Japanese BERT sees these texts; forward only, batches sorted by length,
                  on an evenly spaced subset of `--bert-sentences` texts (it is some 400 times slower).
 
-  baseline       with `--baseline DIR`, (a) and (c) of a second saved model (say, the previous default's),
+  baseline       with `--baseline DIR`, (a) and (c) of a second saved model (say, the previous default's; or the
+                 same model with `--baseline-revision REV`, whose remote code is then that of git revision REV),
                  in the same rounds: speed varies between days, so only a same-run ratio compares models;
 Each rate is sentences per second over the whole set, the fastest of `--repeats` rounds after a warm-up;
 in each round every measurement runs once, one after the other, so that changes in the machine's load
@@ -63,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline", metavar="DIR", help="a second saved model (e.g. the previous release's) timed in the same rounds"
     )
+    parser.add_argument(
+        "--baseline-revision", metavar="REV",
+        help="run the baseline with the remote code of this git revision (e.g. HEAD~2): a same-run speed check of a code change",
+    )  # fmt: skip
     parser.add_argument("--skip-ginza", action="store_true")
     parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument("--flat-memory-check", type=int, default=0, metavar="N", help="stream N texts, sampling RSS")
@@ -118,9 +123,10 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 # machine's load during the run affects every system alike, and keeps each one's fastest round.
 
 
-def with_current_code(model_dir: str) -> str:
-    """A temporary copy of a saved model whose code files are this checkout's (a saved model runs the
-    remote code it was saved with, so an older model would otherwise time older code)."""
+def with_current_code(model_dir: str, revision: str | None = None) -> str:
+    """A temporary copy of a saved model whose code files are this checkout's, or with `revision` those of
+    that git revision (a saved model runs the remote code it was saved with, so an older model would
+    otherwise time older code)."""
     import atexit
     import shutil
     import tempfile
@@ -132,14 +138,26 @@ def with_current_code(model_dir: str) -> str:
     atexit.register(shutil.rmtree, copy, ignore_errors=True)
     XLNerForTokenClassification.from_pretrained(model_dir).save_pretrained(copy)
     XLNerTokenizer.from_pretrained(model_dir).save_pretrained(copy)
+    if revision:
+        import subprocess
+
+        root = Path(__file__).resolve().parents[1]
+        for code_file in Path(copy).glob("*.py"):  # remote code is flat: its files come from these two folders
+            folder = next(f for f in ("modeling_xlner", "tokenization") if (root / f / code_file.name).is_file())
+            show = ["git", "-C", str(root), "show", f"{revision}:{folder}/{code_file.name}"]
+            shown = subprocess.run(show, capture_output=True, text=True)
+            if shown.returncode:
+                raise SystemExit(f"--baseline-revision {revision}: cannot read {folder}/{code_file.name}: {shown.stderr.strip()}")
+            code_file.write_text(shown.stdout, encoding="utf-8")
     return copy
 
 
 def setup_ours(args, texts: list[str], model_path: str | None = None) -> tuple[dict, object, dict, list]:
     from transformers import AutoTokenizer, pipeline
 
+    revision = args.baseline_revision if model_path is not None else None  # a model_path: the baseline
     model_path = model_path or args.model
-    model_dir = model_path if args.keep_model_code else with_current_code(model_path)
+    model_dir = model_path if args.keep_model_code and not revision else with_current_code(model_path, revision)
     ner = pipeline(
         "token-classification", model=model_dir, trust_remote_code=True, aggregation_strategy="simple", device=-1
     )
@@ -360,8 +378,9 @@ def main(args: argparse.Namespace) -> dict:
     ]
     if baseline:
         baseline.update(forward=rates["baseline_forward"], pipeline=rates["baseline_pipeline"])
-        rows.append(("baseline (%s) forward only" % Path(args.baseline).name, baseline["forward"]))
-        rows.append(("baseline (%s) whole pipeline" % Path(args.baseline).name, baseline["pipeline"]))
+        label = Path(args.baseline).name + (f" @ {args.baseline_revision}" if args.baseline_revision else "")
+        rows.append((f"baseline ({label}) forward only", baseline["forward"]))
+        rows.append((f"baseline ({label}) whole pipeline", baseline["pipeline"]))
     if ginza:
         rows.append(("GiNZA NER only (%s)" % "+".join(ginza["components"]), ginza["pipeline"]))
     if bert:
