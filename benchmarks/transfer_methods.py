@@ -13,7 +13,8 @@ Methods (every Japanese run uses the default recipe: chiVe vectors, UniDic part 
 - joint: char + classifier copied, then English batches beside the Japanese ones (--joint-data);
 - translated-rows: shared-space+shapes, and Japanese words of the map's seed dictionary start from their
   English translation's word row (--translated-word-rows: ロンドン from london);
-- zero-shot (no Japanese labels) of each source, with and without the map.
+- zero-shot (no Japanese labels) of each source, with and without the map;
+- the paper's module-combination table for translated-rows at 250 and 500 (MODULE_TABLE, seed 1).
 Each English source is trained once (seed 1) into OUTPUT_DIR/english[-code-switch]. A run whose
 results.json (zero_shot.json) exists is not run again, so the grid resumes where it stopped.
 """
@@ -64,6 +65,28 @@ ZERO_SHOT = {
 }
 
 
+# The paper's module-combination table, redone for translated-rows: each combination's modules copied, with
+# the map and the translated rows where `word` is copied and the script shapes where `char` is (without
+# `word`, translated-rows is the copy). "classifier" is the word-level bi-LSTM plus the output layer.
+COMBINATIONS = {
+    "char": "char", "word": "word", "classifier": "classifier", "char+classifier": "char,classifier",
+    "char+word": "word,char", "word+classifier": "word,classifier", "all": "word,char,classifier",
+}  # fmt: skip
+MODULE_TABLE_SIZES = (250, 500)
+
+
+def module_table_flags(modules: str) -> list[str]:
+    flags = ["--modules", modules]
+    if "word" in modules.split(","):
+        flags += ["--word-space-map", "{map}", "--translated-word-rows"]
+    if "char" in modules.split(","):
+        flags += ["--script-shapes"]
+    return flags
+
+
+MODULE_TABLE = {f"translated-rows:{name}": ("english", module_table_flags(modules)) for name, modules in COMBINATIONS.items()}
+
+
 @dataclass(frozen=True)
 class Run:
     method: str  # "scratch", a key of METHODS or of ZERO_SHOT
@@ -86,6 +109,8 @@ def plan() -> list[Run]:
     runs += [Run(method, None, 1) for method in ZERO_SHOT]
     runs += [Run(method, size, seed) for seed in SEEDS[1:] for size in (250, 500) for method in methods]
     runs += [Run(method, size, seed) for size in SIZES[2:] for seed in SEEDS for method in methods]
+    # "translated-rows:all" is the translated-rows run itself (same flags), so it is not run twice.
+    runs += [Run(method, size, 1) for size in MODULE_TABLE_SIZES for method in MODULE_TABLE if method != "translated-rows:all"]
     return runs
 
 
@@ -124,7 +149,7 @@ def command(run: Run, data_dir: Path, output_dir: Path) -> list[str]:
         source, flags = ZERO_SHOT[run.method]
         flags = ["--zero-shot", *flags]
     else:
-        source, flags = METHODS[run.method]
+        source, flags = METHODS.get(run.method) or MODULE_TABLE[run.method]
     flags = [flag.format(**values) for flag in flags]
     return _xlner("transfer", "--source", str(output_dir / source), *flags, *common)
 
@@ -141,7 +166,7 @@ def _run_logged(arguments: list[str], folder: Path, done: Path, name: str) -> No
 
 def sources_of(runs: list[Run]) -> list[str]:
     """The English sources the runs transfer from."""
-    needed = {(METHODS.get(run.method) or ZERO_SHOT[run.method])[0] for run in runs if run.method != "scratch"}
+    needed = {(METHODS.get(run.method) or MODULE_TABLE.get(run.method) or ZERO_SHOT[run.method])[0] for run in runs if run.method != "scratch"}
     return [name for name in SOURCES if name in needed]
 
 
@@ -186,15 +211,35 @@ def report(output_dir: Path) -> dict:
     for row in sorted(rows, key=lambda r: (r["size"] is None, r["size"] or 0, r["method"])):
         epochs = "" if row["best_epoch"] is None else f"{row['best_epoch']:.1f}"
         spread = f" ± {100 * row['test_f1_std']:.1f}" if row["test_f1_std"] is not None else ""
-        gain = row["test_f1_mean"] - scratch[row["size"]] if row["size"] in scratch and row["method"] != "scratch" else None
+        gain = row["test_f1_mean"] - scratch[row["size"]] if row["size"] in scratch and row["method"] != "scratch" and row["method"] not in ZERO_SHOT else None
         lines.append(
             f"| {row['method']} | {row['size'] or 'full'} | {100 * row['test_f1_mean']:.1f}{spread} | {row['seeds']} | "
             f"{'' if gain is None else f'{100 * gain:+.1f}'} | {epochs} |"
         )
+    lines += ["", *module_table(rows, scratch)]
     (output_dir / "transfer_methods.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (output_dir / "transfer_methods.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return {"rows": rows}
+
+
+def module_table(rows: list[dict], scratch: dict) -> list[str]:
+    """The paper's module-combination table for translated-rows: test F1 (seeds) and gain over scratch per size."""
+    found = {(row["method"], row["size"]): row for row in rows}
+    header = " | ".join(f"{size}: F1 ×100 (seeds) | vs scratch" for size in MODULE_TABLE_SIZES)
+    lines = [f"| modules copied (translated-rows) | {header} |", "|---|" + "---|---|" * len(MODULE_TABLE_SIZES)]
+    for name in COMBINATIONS:
+        method = "translated-rows" if name == "all" else f"translated-rows:{name}"
+        cells = []
+        for size in MODULE_TABLE_SIZES:
+            row = found.get((method, size))
+            if row is None:
+                cells += ["", ""]
+                continue
+            gain = f"{100 * (row['test_f1_mean'] - scratch[size]):+.1f}" if size in scratch else ""
+            cells += [f"{100 * row['test_f1_mean']:.1f} ({row['seeds']})", gain]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return lines
 
 
 def main() -> None:

@@ -213,9 +213,11 @@ def test_reproduce_overrides_keep_the_plan_unless_given():
     assert parse("--shared-bigrams", "false", "--set", "word_dropout=0.2") == replace(
         FULL_PLAN, shared_bigrams=False, model_config={"word_dropout": 0.2}
     )
-    assert parse("--sizes", "250", "--seeds", "1", "2", "--combinations", "char", "--no-full-set") == replace(
-        FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("char",), full_set_combinations=()
+    assert parse("--sizes", "250", "--seeds", "1", "2", "--combinations", "word", "--no-full-set") == replace(
+        FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("word",), full_set=False
     )
+    assert parse("--module-table-sizes", "500") == replace(FULL_PLAN, module_table_sizes=(500,))
+    assert parse("--module-table-sizes", "0").module_table_sizes == () and FULL_PLAN.module_table_sizes == (250, 500)
     assert parse("--ablation-size", "250") == replace(FULL_PLAN, ablation_size=250)
     assert parse("--no-ablation").ablation_size is None and parse("--ablation-size", "0").ablation_size is None
     # --epochs / --patience None: each recipe's; given, they override every recipe's.
@@ -227,7 +229,8 @@ def test_reproduce_recipes_are_comma_separated_and_checked(capsys):
     from modeling_xlner.training.reproduce import FULL_PLAN, QUICK_PLAN, RECIPES
 
     parse = lambda *argv: reproduce_plan(build_parser().parse_args(["reproduce", "--output-dir", "o", *argv]))  # noqa: E731
-    assert parse().recipes == ("paper", "best") and parse("--quick").recipes == ("best",)
+    assert parse().recipes == parse("--quick").recipes == ("best",)  # the full plan fits 3 hours with one recipe
+    assert parse("--recipes", "paper,best").recipes == ("paper", "best")
     assert parse("--recipes", "paper, no-crf,paper") == replace(FULL_PLAN, recipes=("paper", "no-crf"))
     assert parse("--quick", "--recipes", "no-pos") == replace(QUICK_PLAN, recipes=("no-pos",))
     for bad in ("paper,bset", ","):

@@ -255,5 +255,9 @@ def test_fast_and_node_analyses_agree(shared_data):
         assert [a for a, b in zip(fast, nodes) if a != b and '"' not in a[0]] == [] and len(fast) == len(nodes)
         compared += len(fast)
     assert compared > 10_000
+    # The second pass reads most lines from the cache; a cache that keeps clearing must give the same words.
+    tiny = JapaneseSegmenter(max_cache_size=3)
+    for text in texts[:50]:
+        assert tiny.segment(text, readings=False, pos=True) == segmenter.segment(text, readings=False, pos=True)
     words = segmenter.segment("東京駅があった。", readings=False, pos=True)
     assert [(w.surface, w.pos, w.lemma) for w in words][2:4] == [("が", "助詞-格助詞", None), ("あっ", "動詞-非自立可能", "有る")]

@@ -40,11 +40,12 @@ from modeling_xlner.training.reproduce import (
 FILES = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
 
 
-def test_full_plan_covers_the_issue():
-    """Per recipe (paper, best): every combination at 250/500/1000/2000 with 3 seeds; scratch,
+def test_plan_defaults_give_the_papers_grid():
+    """Plan() per recipe (paper, best): every combination at 250/500/1000/2000 with 3 seeds; scratch,
     char+classifier and the recipe's best on the full set; the ablation with the recipe's best."""
-    assert FULL_PLAN.recipes == ("paper", "best")
-    runs = plan_runs(FULL_PLAN, best_combination={"paper": "all", "best": "word"})
+    grid_plan = Plan()
+    assert grid_plan.recipes == ("paper", "best")
+    runs = plan_runs(grid_plan, best_combination={"paper": "all", "best": "word"})
     for recipe, best in (("paper", "all"), ("best", "word")):
         of_recipe = [r for r in runs if r.recipe == recipe]
         grid = [r for r in of_recipe if r.size is not None and r.inputs == DEFAULT_INPUT]
@@ -61,6 +62,34 @@ def test_full_plan_covers_the_issue():
         }
     assert {r.recipe for r in runs} == {"paper", "best"}
     assert len(runs) == len(set(runs)), "no run twice"
+
+
+def test_full_plan_is_scratch_and_translated_rows_at_every_size_and_the_module_table():
+    """FULL_PLAN (issue 14, 3 hours at --jobs 2): the best recipe's scratch and translated rows (every module) at
+    250/500/1000/2000 and the full set, 3 seeds each; then every combination at 250 and 500 (seed 1) with
+    translated rows where `word` is copied and copy elsewhere. Listed by hand."""
+    runs = plan_runs(FULL_PLAN, best_combination={"best": "all__translated-rows"})
+    assert {r.recipe for r in runs} == {"best"} and {r.inputs for r in runs} == {DEFAULT_INPUT}
+    table = {(r.method, r.size, r.seed, r.transfer_method) for r in runs}
+    main = {
+        (method, size, seed, transfer)
+        for size in (250, 500, 1000, 2000, None)
+        for seed in (1, 2, 3)
+        for method, transfer in (("scratch", "copy"), ("all", "translated-rows"))
+    }
+    modules = {
+        (method, size, 1, transfer)
+        for size in (250, 500)
+        for method, transfer in [
+            ("char", "copy"), ("word", "translated-rows"), ("classifier", "copy"), ("char+classifier", "copy"),
+            ("char+word", "translated-rows"), ("word+classifier", "translated-rows"), ("all", "translated-rows"),
+        ]
+    }  # fmt: skip
+    assert table == main | modules
+    assert len(runs) == len(set(runs)) == 30 + 2 * 6, "no run twice (all at 250/500 seed 1 is in both)"
+    # The size grid, run first, holds neither the full set nor the module table (they wait for the best).
+    grid = plan_runs(replace(FULL_PLAN, full_set=False, module_table_sizes=()))
+    assert {(r.method, r.size) for r in grid} == {(m, n) for m in ("scratch", "all") for n in (250, 500, 1000, 2000)}
 
 
 def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
@@ -384,7 +413,7 @@ def test_plan_epochs_and_patience_override_every_recipe(tmp_path, captured):
 
 
 def test_a_plan_without_combinations_has_a_scratch_only_ablation():
-    runs = plan_runs(replace(FULL_PLAN, combinations=(), full_set_combinations=()))
+    runs = plan_runs(Plan(combinations=(), full_set=False))
     assert {r.method for r in runs} == {"scratch"} and {r.inputs for r in runs} == set(INPUT_VARIANTS)
 
 
@@ -589,7 +618,7 @@ def test_bad_transfer_method_suffixes_are_clear_errors(name, message):
 def test_plan_runs_with_two_transfer_methods_has_every_pair():
     plan = Plan(
         recipes=("best",), sizes=(250,), seeds=(1, 2), combinations=("char+classifier", "all"),
-        transfer_methods=("copy", "joint"), full_set_combinations=(), ablation_size=None,
+        transfer_methods=("copy", "joint"), full_set=False, ablation_size=None,
     )  # fmt: skip
     assert [run.name for run in plan_runs(plan)] == [
         "scratch__n250__seed1", "char+classifier__n250__seed1", "all__n250__seed1",
@@ -600,9 +629,12 @@ def test_plan_runs_with_two_transfer_methods_has_every_pair():
     # A method runs only with the combinations it applies to: the map needs word, the shapes char.
     spaced = replace(plan, seeds=(1,), transfer_methods=("shared-space+shapes",))
     assert [run.name for run in plan_runs(spaced)] == ["scratch__n250__seed1", "all__n250__seed1__shared-space+shapes"]
-    # The defaults: only copy, so every name is as before transfer methods.
-    assert FULL_PLAN.transfer_methods == QUICK_PLAN.transfer_methods == ("copy",)
-    full = plan_runs(FULL_PLAN)
+    # Translated rows without char: no shapes, and no twin method without them, so it runs (as word + the map).
+    rows = replace(plan, seeds=(1,), combinations=("word", "char"), transfer_methods=("translated-rows",))
+    assert [run.name for run in plan_runs(rows)] == ["scratch__n250__seed1", "word__n250__seed1__translated-rows"]
+    # The paper's grid (Plan's defaults): only copy, so every name is as before transfer methods.
+    assert Plan().transfer_methods == QUICK_PLAN.transfer_methods == ("copy",)
+    full = plan_runs(Plan())
     assert len(full) == 240 and {run.transfer_method for run in full} == {"copy"}
 
 
@@ -745,6 +777,34 @@ def test_reproduce_prepares_the_sources_and_the_map_the_runs_need(tmp_path, monk
     assert len(built) == 1  # the map is built once
 
 
+@pytest.mark.parametrize("jobs, beside", [(2, ["scratch__n500__seed1"]), (1, [])])
+def test_scratch_runs_train_beside_the_english_pretraining(tmp_path, monkeypatch, jobs, beside):
+    """With a job to spare, the pool that pretrains the source also trains the scratch runs (they need none)."""
+    pools, trained = [], []
+
+    def fake_map(function, items, context, jobs):
+        pools.append([item if isinstance(item, tuple) else item.name for item in items])
+        return [function(item, context) for item in items]
+
+    def fake_run_one(run, context):
+        done = tmp_path / "runs" / run.name / "results.json"
+        if not done.exists():
+            trained.append(run.name)
+            done.parent.mkdir(parents=True)
+            Results.from_dict(_result(run.method, run.size, run.seed, 0.4, 0.4, transfer_method=run.transfer_method)).save(done)
+        return Results.load(done)
+
+    monkeypatch.setattr(reproduce_module, "_map", fake_map)
+    monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
+    monkeypatch.setattr(reproduce_module, "pretrain_english", lambda recipe, context, code_switched=False: f"en-{recipe}")
+    monkeypatch.setattr(reproduce_module, "build_word_space_map_file", lambda output_dir: "map.pt")
+    monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: {})
+    names = ["scratch__n500__seed1", "all__n500__seed1__translated-rows"]
+    reproduce_module.reproduce(tmp_path, data_dir="data", only=names, jobs=jobs)
+    assert pools[0] == [("best", False), *beside] and pools[1] == names
+    assert sorted(trained) == sorted(names), "every run trained once"
+
+
 def test_a_code_switched_method_with_source_needs_a_code_switched_source(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce_module, "local_data", lambda data_dir: pytest.fail("must fail before reading data"))
     with pytest.raises(ValueError, match="transfer methods code-switch need a code-switched English source: pass --code-switch-source"):
@@ -787,7 +847,7 @@ def test_ablation_columns_name_the_transfer_method():
 
 def test_reproduce_transfer_methods_flag(capsys):
     parse = lambda *argv: reproduce_plan(build_parser().parse_args(["reproduce", "--output-dir", "o", *argv]))  # noqa: E731
-    assert parse().transfer_methods == ("copy",)
+    assert parse().transfer_methods == ("translated-rows",) and parse("--quick").transfer_methods == ("copy",)
     assert parse("--transfer-methods", "copy", "joint", "copy") == replace(FULL_PLAN, transfer_methods=("copy", "joint"))
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["reproduce", "--output-dir", "o", "--transfer-methods", "copy", "sharedspace"])

@@ -156,6 +156,7 @@ class JapaneseSegmenter:
         self._kakasi = None
         self._romaji_cache: dict[str, str] = {}
         self._feature_cache: dict[str, tuple[str, str | None]] = {}
+        self._line_cache: dict[str, tuple[str, None, str, str | None]] = {}  # MeCab output line -> `_parsed` word
 
     def __getstate__(self) -> dict:
         return {"max_cache_size": self.max_cache_size}
@@ -207,14 +208,21 @@ class JapaneseSegmenter:
         dicrc); a line of another shape (another dictionary) is read through the nodes instead.
         """
         words = []
+        cached = self._line_cache.get
         for line in self.tagger.parse(normalized).split("\n"):
-            fields = line.split("\t", 5)
-            if len(fields) < 5:
+            word = cached(line)  # a line is a pure function of (surface, features): common words are read once
+            if word is None:
                 if line in ("EOS", ""):
                     continue
-                return [(n.surface, None, *self._pos_and_lemma(n)) for n in self.tagger(normalized)]
-            lemma = fields[3].split("-", 1)[0] if fields[3] not in ("", "*") else None
-            words.append((fields[0], None, fields[4], lemma if lemma and lemma != fields[0] else None))
+                fields = line.split("\t", 5)
+                if len(fields) < 5:
+                    return [(n.surface, None, *self._pos_and_lemma(n)) for n in self.tagger(normalized)]
+                lemma = fields[3].split("-", 1)[0] if fields[3] not in ("", "*") else None
+                word = (fields[0], None, fields[4], lemma if lemma and lemma != fields[0] else None)
+                if len(self._line_cache) >= self.max_cache_size:
+                    self._line_cache.clear()
+                self._line_cache[line] = word
+            words.append(word)
         return words
 
     def _pos_and_lemma(self, node) -> tuple[str, str | None]:

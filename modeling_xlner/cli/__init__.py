@@ -130,15 +130,22 @@ class ReproduceArguments:
         default=None, metadata=_help("Japanese training sizes (None: the plan's, 250 500 1000 2000)")
     )
     seeds: list[int] | None = field(default=None, metadata=_help("seeds of every setting (None: the plan's, 1 2 3)"))
-    combinations: list[str] | None = field(default=None, metadata=_help("module combinations (None: all seven)"))
+    combinations: list[str] | None = field(default=None, metadata=_help("module combinations of the size grid (None: the plan's, all; --quick: char+classifier)"))
     transfer_methods: list[str] | None = field(
         default=None,
         metadata={
-            "help": "transfer methods (listed above), each run with every combination it applies to (None: the plan's, copy)",
+            "help": "transfer methods (listed above), each run with every combination it applies to (None: the plan's, translated-rows; --quick: copy)",
             "metavar": "METHOD",
         },
     )
     no_full_set: bool = field(default=False, metadata=_help("skip the runs on the full training set"))
+    module_table_sizes: list[int] | None = field(
+        default=None,
+        metadata=_help(
+            "sizes of the module-combination table: every combination with the best transfer method, seed 1 "
+            "(None: the plan's, 250 500; 0: none)"
+        ),
+    )
     ablation_size: int | None = field(
         default=None, metadata=_help("training size of the romanisation ablation (None: the plan's; 0: no ablation)")
     )
@@ -392,7 +399,8 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
         seeds=tuple(args.seeds) if args.seeds else None,
         combinations=tuple(args.combinations) if args.combinations else None,
         transfer_methods=tuple(dict.fromkeys(args.transfer_methods)) if args.transfer_methods else None,
-        full_set_combinations=() if args.no_full_set else None,
+        full_set=False if args.no_full_set else None,
+        module_table_sizes=tuple(size for size in args.module_table_sizes if size) if args.module_table_sizes else None,
         ablation_size=args.ablation_size,
     )
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, **{k: v for k, v in changes.items() if v is not None})

@@ -3,13 +3,18 @@
 A recipe is how every run of the reproduction trains: overrides of `xlner train`'s defaults
 (`--recipes`, listed below), for the English source and the Japanese runs alike. "paper" is the
 paper's model and schedule, "best" xlner's defaults (what `xlner train` does without flags); the
-others take one part of "best" away at a time. The full plan runs "paper" and "best" side by side.
+others take one part of "best" away at a time; `--recipes paper,best` runs them side by side.
+
+The full plan, sized to finish within 3 hours at --jobs 2 on 2 cores: recipe "best", scratch against
+translated-rows transfer of every module at 250, 500, 1,000, 2,000 sentences and the full set (3 seeds
+each), then the paper's module-combination table for that method at 250 and 500 (seed 1). Flags widen
+it: every combination (`--combinations`), the paper's recipe, the romanisation ablation (`--ablation-size`).
 
 Per recipe: English pretraining on CoNLL-2003 (into OUTPUT_DIR/english for "best",
-OUTPUT_DIR/english-RECIPE otherwise), then Japanese (Stockmark Wikipedia NER) from scratch
-against transfer of each module combination, over training sizes and seeds, plus the
-romanisation ablation. Transfer is the paper's plain copy unless the plan names other transfer
-methods (`--transfer-methods`, listed below): each then runs with every combination it applies to,
+OUTPUT_DIR/english-RECIPE otherwise; scratch runs train beside it when --jobs allows), then Japanese
+(Stockmark Wikipedia NER) from scratch against transfer of each module combination, over training
+sizes and seeds, plus the romanisation ablation. Transfer is the paper's plain copy unless the plan
+names other transfer methods (`--transfer-methods`, listed below): each then runs with every combination it applies to,
 the code-switched ones from their own source (OUTPUT_DIR/english-code-switch[-RECIPE]), the
 word-space ones with the chiVe -> GloVe map built once into OUTPUT_DIR/ja_en_map.pt.
 Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose
@@ -150,15 +155,16 @@ def transfer_method_problem(recipe: str, combination: str, transfer_method: str)
     """Why a transfer method does not apply to a combination under a recipe (None: it does).
 
     The word-space map needs `word` transferred (`transfer` refuses it otherwise) and a recipe with
-    vectors (the map is of them); script shapes need `char` (without it they would change nothing,
-    the run being the same as the method without them).
+    vectors (the map is of them). Script shapes act only where `char` is copied: without it a
+    method is refused when the same method without shapes exists (the run would be that one's
+    under another name); translated-rows, which has no such twin, then runs without them.
     """
     method, modules = TRANSFER_METHODS[transfer_method], COMBINATIONS[combination]
     if method.word_space and "word" not in modules:
         return f"transfer method {transfer_method} maps the word vectors: it needs word among the modules, not {combination}"
     if method.word_space and recipe_options(recipe).vectors is None:
         return f"transfer method {transfer_method} maps the word vectors: recipe {recipe} has none"
-    if method.script_shapes and "char" not in modules:
+    if method.script_shapes and "char" not in modules and replace(method, script_shapes=False) in TRANSFER_METHODS.values():
         return f"transfer method {transfer_method} sets the script shapes: it needs char among the modules, not {combination}"
     return None
 
@@ -233,7 +239,12 @@ class Plan:
     combinations: tuple[str, ...] = tuple(COMBINATIONS)
     # Each runs with every combination (and recipe) it applies to (`transfer_method_problem`).
     transfer_methods: tuple[str, ...] = (DEFAULT_TRANSFER_METHOD,)
-    full_set_combinations: tuple[str, ...] = ("char+classifier",)  # plus scratch and the best combination
+    full_set: bool = True  # the full training set: scratch, the best combination and full_set_combinations
+    full_set_combinations: tuple[str, ...] = ("char+classifier",)  # with copy, besides scratch and the best
+    # The paper's module-combination table for the best transfer method (copy where it does not apply):
+    # every combination of COMBINATIONS at these sizes and seeds, after the grid has chosen the best.
+    module_table_sizes: tuple[int, ...] = ()
+    module_table_seeds: tuple[int, ...] = (1,)
     ablation_size: int | None = 500
     epochs: int | None = None
     patience: int | None = None
@@ -256,8 +267,18 @@ class Plan:
                 raise ValueError(f"no run of the plan has transfer method {transfer_method}: {problems[0]}")
 
 
-# The English source as before recipes: 40 epochs at most, patience 5, whatever the recipe's Japanese schedule.
-FULL_PLAN = Plan()  # every run, English included, on its recipe's schedule
+# Sized to finish within 3 hours at --jobs 2 on 2 cores (issue 14): the best recipe's scratch and best transfer
+# method (translated rows, every module copied) at every size with 3 seeds, the full set included, and the
+# paper's module table for that method at 250 and 500 (seed 1). The paper's recipe is one flag away
+# (`--recipes paper best`); every combination, method and the romanisation ablation are flags too.
+FULL_PLAN = Plan(
+    recipes=("best",),
+    combinations=("all",),
+    transfer_methods=("translated-rows",),
+    full_set_combinations=(),
+    module_table_sizes=(250, 500),
+    ablation_size=None,
+)
 # Small: one recipe, two sizes (200, 400), one seed, one combination, no input ablation. Every Japanese run trains
 # to the recipe's early stopping, so that the gain it shows is one at convergence; the English source,
 # there only to be transferred from, is small and short (1,500 sentences, 10 epochs) to fit 10 minutes.
@@ -268,6 +289,7 @@ QUICK_PLAN = Plan(
     sizes=(200, 400),  # 250 / 500 took 10.5 min on a slow day
     seeds=(1,),
     combinations=("char+classifier",),
+    full_set=False,
     full_set_combinations=(),
     ablation_size=None,
 )
@@ -442,10 +464,12 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
     for recipe in plan.recipes:
         chosen = split_transfer_key(best[recipe]) if best.get(recipe) else None
         full = [("scratch", DEFAULT_TRANSFER_METHOD), *((c, DEFAULT_TRANSFER_METHOD) for c in plan.full_set_combinations)]
-        if chosen and plan.full_set_combinations and chosen not in full:
+        if chosen and chosen not in full:
             full.append(chosen)
-        if plan.full_set_combinations:
+        if plan.full_set:
             runs += [Run(method, None, seed, recipe=recipe, transfer_method=transfer) for seed in plan.seeds for method, transfer in full]
+        if chosen and plan.module_table_sizes:
+            runs += module_table_runs(plan, recipe, chosen[1])
         if plan.ablation_size:
             # Scratch and the best transfer (before it is known: the first pair; none without combinations).
             pairs = transfer_pairs(plan, recipe)
@@ -458,6 +482,17 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
                 for method, transfer_method in [("scratch", DEFAULT_TRANSFER_METHOD), *transfer]
             ]
     return list(dict.fromkeys(runs))
+
+
+def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run]:
+    """Every combination at the plan's module-table sizes and seeds, with `transfer_method` where it applies, else copy."""
+    return [
+        Run(combination, size, seed, recipe=recipe, transfer_method=method)
+        for size in plan.module_table_sizes
+        for seed in plan.module_table_seeds
+        for combination in COMBINATIONS
+        for method in [DEFAULT_TRANSFER_METHOD if transfer_method_problem(recipe, combination, transfer_method) else transfer_method]
+    ]
 
 
 def word_space_map_path(output_dir: Path) -> Path:
@@ -473,7 +508,7 @@ def transfer_setup(run: Run, context: Context) -> tuple[str, TransferOptions]:
         freeze_transferred_epochs=plan.freeze_transferred_epochs,
         transferred_lr_scale=plan.transferred_lr_scale,
         word_space_map=str(word_space_map_path(context.output_dir)) if method.word_space else None,
-        script_shapes=method.script_shapes,
+        script_shapes=method.script_shapes and "char" in COMBINATIONS[run.method],
         joint_data=context.data["en"]["train"] if method.joint else None,
         translated_word_rows=method.translated_word_rows,
     )
@@ -543,6 +578,11 @@ def _pretrain_source(key: tuple[str, bool], context: Context) -> str:
     return pretrain_english(recipe, context, code_switched=code_switched)
 
 
+def _pretrain_source_or_run(item: tuple[str, bool] | Run, context: Context) -> str | Results:
+    """`_pretrain_source` of a source key, `_run_one` of a run: one pool for both (`reproduce`)."""
+    return _run_one(item, context) if isinstance(item, Run) else _pretrain_source(item, context)
+
+
 def build_word_space_map_file(output_dir: Path) -> str:
     """OUTPUT_DIR/ja_en_map.pt, built once as `xlner word-space` builds it by default (chiVe -> GloVe 6B 50d)."""
     from .word_space import build_word_space_map
@@ -562,7 +602,7 @@ def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
 
 def run_plan(plan: Plan, context: Context, jobs: int) -> list[Results]:
     """The size grid first; its validation scores pick each recipe's best combination for the full set and ablation."""
-    grid = plan_runs(replace(plan, full_set_combinations=(), ablation_size=None))
+    grid = plan_runs(replace(plan, full_set=False, module_table_sizes=(), ablation_size=None))
     print(f"{len(grid)} Japanese runs in the size grid ...", file=sys.stderr)
     results = run_all(grid, context, jobs)
     best = best_combinations(summarize(results))
@@ -911,7 +951,10 @@ def reproduce(
         if to_train:
             listed = ", ".join(recipe + (" (code-switched)" if code_switched else "") for recipe, code_switched in to_train)
             print(f"English pretraining on CoNLL-2003 (recipes {listed}) ...", file=sys.stderr)
-            context.sources.update(zip(to_train, _map(_pretrain_source, to_train, context, jobs)))
+            # Scratch runs need no source: with jobs to spare they train beside the pretraining, not after it.
+            beside = [run for run in selected or plan_runs(plan) if run.method == "scratch"] if jobs > len(to_train) else []
+            done = _map(_pretrain_source_or_run, [*to_train, *beside], context, jobs)
+            context.sources.update(zip(to_train, done[: len(to_train)]))
         if any(run.transfer.word_space for run in transfers):
             build_word_space_map_file(output_dir)
         if selected:
@@ -980,7 +1023,9 @@ def write_report(
     """
     summary = summarize(results)
     best = best_combinations(summary)
-    summary["ablation_size"] = plan.ablation_size
+    # The plan's ablation size, else that of the romanisation runs found (a grid reported from several invocations).
+    ablated = sorted({record.size for r in results if (record := _run_record(r)).inputs != DEFAULT_INPUT and record.size})
+    summary["ablation_size"] = plan.ablation_size or (ablated[0] if ablated else None)
     mismatches = {
         _run_record(r).name: found for r in results if (found := recipe_mismatches(r, _run_record(r).recipe))
     }
