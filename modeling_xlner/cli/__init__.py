@@ -85,6 +85,17 @@ class WordSpaceArguments:
 
 
 @dataclass
+class TranslateTrainArguments:
+    """`xlner translate-train`: English CoNLL data translated into Japanese word by word, as a span-JSON corpus
+    to pretrain a Japanese model on (see training/translate_train.py)."""
+
+    conll: str = field(metadata=_help("an English CoNLL file (IOB1/IOB2/BIOES/BILOU tags)"))
+    output: str = field(metadata=_help("the Japanese span-JSON lines file to write"))
+    word_space_map: str = field(metadata=_help("a map file of `xlner word-space` (its vectors and dictionary are used)"))
+    max_sentences: int | None = field(default=None, metadata=_help("translate only the first N sentences"))
+
+
+@dataclass
 class EvaluateArguments:
     model: str = field(metadata=_help("a saved model directory"))
     data: str = field(metadata=_help("CoNLL or span JSON(L) file, or hub:ID[@CONFIG]:SPLIT"))
@@ -356,6 +367,24 @@ def word_space_command(args: argparse.Namespace) -> None:
     print(json.dumps({"output": args.output, **word_space.record()}, ensure_ascii=False))
 
 
+def translate_train_command(args: argparse.Namespace) -> None:
+    from ..training.data import read_conll
+    from ..training.translate_train import is_native, nearest_target_words, translate_corpus, write_span_jsonl
+    from ..training.vectors import load_vectors
+    from ..training.word_space import WordSpaceMap, load_transliterations
+
+    word_space = WordSpaceMap.load(args.word_space_map)
+    sentences = read_conll(args.conll)[: args.max_sentences]
+    source, target = load_vectors(word_space.source_vectors), load_vectors(word_space.target_vectors)
+    words = [token for sentence in sentences for token in sentence["tokens"]]
+    nearest = nearest_target_words(words, source, target, word_space.matrix)
+    native = nearest_target_words(words, source, target, word_space.matrix, keep=is_native)
+    records = translate_corpus(sentences, nearest, native, load_transliterations(word_space.transliterations))
+    written = write_span_jsonl(records, args.output)
+    entities = sum(len(record["entities"]) for record in records)
+    print(json.dumps({"output": args.output, "sentences": written, "entities": entities, "translated_words": len(nearest)}))
+
+
 def evaluate_command(args: argparse.Namespace) -> None:
     import torch
 
@@ -543,6 +572,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_dataclass_arguments(word_space_parser, WordSpaceArguments, title="word space")
     word_space_parser.set_defaults(run=word_space_command)
+
+    translate_parser = commands.add_parser(
+        "translate-train", help="English CoNLL data translated word by word into a Japanese corpus",
+        description=TranslateTrainArguments.__doc__,
+    )  # fmt: skip
+    add_dataclass_arguments(translate_parser, TranslateTrainArguments, title="translate-train")
+    translate_parser.set_defaults(run=translate_train_command)
 
     from .predict import add_predict_parser
 
