@@ -58,12 +58,15 @@ DEFAULT_LABEL_MAP = {
 }
 
 HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "proxies", "revision", "subfolder", "token")
-# The tokenizer vocabulary each vocabulary-aligned module is aligned on.
-VOCABULARY_OF = {"word": "word_to_id", "char": "bigram_to_id"}
+# The tokenizer vocabulary each row alignment is read from, and the module it belongs to ("pos": the word
+# module's part-of-speech rows, aligned by tag when both models have them, e.g. a Japanese source).
+VOCABULARY_OF = {"word": "word_to_id", "char": "bigram_to_id", "pos": "pos_to_id"}
+MODULE_OF_VOCABULARY = {"word": "word", "char": "char", "pos": "word"}
 # Parameters copied row by row (the rest of a transferred module is copied whole), keyed by their name
 # below the base model / head, with what their rows are aligned on.
 ROW_ALIGNED = {
     "word.embeddings.weight": "word",
+    "word.pos_embeddings.weight": "pos",
     "char.bigram_embeddings.weight": "char",
     "head.weight": "head",
     "head.bias": "head",
@@ -422,9 +425,9 @@ def copy_modules(
     base = target.base_model_prefix
     report = TransferReport(source=source_name, modules=tuple(modules))
     vocabularies = {
-        module: tuple(getattr(tokenizer, VOCABULARY_OF[module]) for tokenizer in tokenizers)
-        for module in VOCABULARY_OF
-        if module in modules
+        key: tuple(getattr(tokenizer, VOCABULARY_OF[key], None) or {} for tokenizer in tokenizers)
+        for key in VOCABULARY_OF
+        if MODULE_OF_VOCABULARY[key] in modules and (key != "pos" or all(getattr(t, "pos_to_id", None) for t in tokenizers))
     }
     rows = _aligned_rows(source, target, modules, vocabularies, label_map, report, word_translations)
     source_state, target_state = source.state_dict(), target.state_dict()

@@ -306,3 +306,31 @@ def test_char_transfer_leaves_a_target_only_channel_fresh(english_dir, english):
     assert model.xlner.char.surface_lstm is not None
     assert torch.equal(model.xlner.char.lstm.weight_hh_l0, source.xlner.char.lstm.weight_hh_l0)
     assert not any(name.startswith("xlner.char.surface") for name in model.transfer_report.copied_rows)
+
+
+def test_word_transfer_between_japanese_models_aligns_parts_of_speech_by_tag(tmp_path):
+    """A Japanese source (e.g. translate-train's) and target with different UniDic tag sets: each shared tag's row is
+    the source's row of the same tag; a tag the source lacks stays fresh."""
+    source_tokenizer = XLNerTokenizer.from_corpus(JA_TEXTS[:1], language="ja", part_of_speech=True)
+    target_tokenizer = XLNerTokenizer.from_corpus(JA_TEXTS, language="ja", part_of_speech=True)
+    assert source_tokenizer.pos_to_id != target_tokenizer.pos_to_id  # more texts, more tags, other ids
+    config = XLNerConfig(
+        word_vocab_size=source_tokenizer.vocab_size, bigram_vocab_size=source_tokenizer.bigram_vocab_size,
+        pos_vocab_size=source_tokenizer.pos_vocab_size, id2label=dict(enumerate(JA_LABELS)), **SMALL,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    XLNerForTokenClassification(config).save_pretrained(tmp_path / "ja")
+    source_tokenizer.save_pretrained(tmp_path / "ja")
+    source = params(XLNerForTokenClassification.from_pretrained(tmp_path / "ja"))
+    model = XLNerForTokenClassification.from_pretrained(
+        tmp_path / "ja", transfer_modules="word", tokenizer=target_tokenizer, id2label=dict(enumerate(JA_LABELS)),
+        pos_vocab_size=target_tokenizer.pos_vocab_size, seed=0,
+    )  # fmt: skip
+    target, name = params(model), P + "word.pos_embeddings.weight"
+    shared = [tag for tag in target_tokenizer.pos_to_id if tag in source_tokenizer.pos_to_id]
+    only_target = [tag for tag in target_tokenizer.pos_to_id if tag not in source_tokenizer.pos_to_id]
+    assert shared and only_target
+    for tag in shared:
+        assert torch.equal(target[name][target_tokenizer.pos_to_id[tag]], source[name][source_tokenizer.pos_to_id[tag]]), tag
+    for tag in only_target:
+        assert not any(torch.equal(target[name][target_tokenizer.pos_to_id[tag]], row) for row in source[name]), tag
