@@ -64,18 +64,20 @@ def test_plan_defaults_give_the_papers_grid():
     assert len(runs) == len(set(runs)), "no run twice"
 
 
-def test_full_plan_is_scratch_and_translated_rows_at_every_size_and_the_module_table():
-    """FULL_PLAN (issue 14, 3 hours at --jobs 2): the best recipe's scratch and translated rows (every module) at
+def test_full_plan_is_scratch_and_char_classifier_at_every_size_and_the_module_table():
+    """FULL_PLAN (issue 14, 3 hours at --jobs 2): the best recipe's scratch and char+classifier (copy) at
     250/500/1000/2000 and the full set, 3 seeds each; then every combination at 250 and 500 (seed 1) with
     translated rows where `word` is copied and copy elsewhere. Listed by hand."""
-    runs = plan_runs(FULL_PLAN, best_combination={"best": "all__translated-rows"})
+    runs = plan_runs(FULL_PLAN, best_combination={"best": "char+classifier"})
+    # The module table's method is the plan's, so its runs are known before the grid has chosen the best.
+    assert {r.size for r in plan_runs(FULL_PLAN) if r.method == "word"} == {250, 500}
     assert {r.recipe for r in runs} == {"best"} and {r.inputs for r in runs} == {DEFAULT_INPUT}
     table = {(r.method, r.size, r.seed, r.transfer_method) for r in runs}
     main = {
         (method, size, seed, transfer)
         for size in (250, 500, 1000, 2000, None)
         for seed in (1, 2, 3)
-        for method, transfer in (("scratch", "copy"), ("all", "translated-rows"))
+        for method, transfer in (("scratch", "copy"), ("char+classifier", "copy"))
     }
     modules = {
         (method, size, 1, transfer)
@@ -86,10 +88,14 @@ def test_full_plan_is_scratch_and_translated_rows_at_every_size_and_the_module_t
         ]
     }  # fmt: skip
     assert table == main | modules
-    assert len(runs) == len(set(runs)) == 30 + 2 * 6, "no run twice (all at 250/500 seed 1 is in both)"
-    # The size grid, run first, holds neither the full set nor the module table (they wait for the best).
+    assert len(runs) == len(set(runs)) == 30 + 2 * 6, "no run twice (char+classifier at 250/500 seed 1 is in both)"
+    # The size grid, run first, holds neither the full set nor the module table.
     grid = plan_runs(replace(FULL_PLAN, full_set=False, module_table_sizes=()))
-    assert {(r.method, r.size) for r in grid} == {(m, n) for m in ("scratch", "all") for n in (250, 500, 1000, 2000)}
+    assert {(r.method, r.size) for r in grid} == {(m, n) for m in ("scratch", "char+classifier") for n in (250, 500, 1000, 2000)}
+    # Without a module-table method the table is the best's, so it waits for the grid to choose.
+    chosen = replace(FULL_PLAN, module_table_method=None)
+    assert not [r for r in plan_runs(chosen) if r.method == "word"]
+    assert {r.transfer_method for r in plan_runs(chosen, {"best": "all__shared-space"}) if r.method == "word"} == {"shared-space"}
 
 
 def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
@@ -847,7 +853,7 @@ def test_ablation_columns_name_the_transfer_method():
 
 def test_reproduce_transfer_methods_flag(capsys):
     parse = lambda *argv: reproduce_plan(build_parser().parse_args(["reproduce", "--output-dir", "o", *argv]))  # noqa: E731
-    assert parse().transfer_methods == ("translated-rows",) and parse("--quick").transfer_methods == ("copy",)
+    assert parse().transfer_methods == parse("--quick").transfer_methods == ("copy",)
     assert parse("--transfer-methods", "copy", "joint", "copy") == replace(FULL_PLAN, transfer_methods=("copy", "joint"))
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["reproduce", "--output-dir", "o", "--transfer-methods", "copy", "sharedspace"])

@@ -141,11 +141,11 @@ class ReproduceArguments:
         default=None, metadata=_help("Japanese training sizes (None: the plan's, 250 500 1000 2000)")
     )
     seeds: list[int] | None = field(default=None, metadata=_help("seeds of every setting (None: the plan's, 1 2 3)"))
-    combinations: list[str] | None = field(default=None, metadata=_help("module combinations of the size grid (None: the plan's, all; --quick: char+classifier)"))
+    combinations: list[str] | None = field(default=None, metadata=_help("module combinations of the size grid (None: the plan's, char+classifier)"))
     transfer_methods: list[str] | None = field(
         default=None,
         metadata={
-            "help": "transfer methods (listed above), each run with every combination it applies to (None: the plan's, translated-rows; --quick: copy)",
+            "help": "transfer methods (listed above), each run with every combination it applies to (None: the plan's, copy)",
             "metavar": "METHOD",
         },
     )
@@ -153,7 +153,7 @@ class ReproduceArguments:
     module_table_sizes: list[int] | None = field(
         default=None,
         metadata=_help(
-            "sizes of the module-combination table: every combination with the best transfer method, seed 1 "
+            "sizes of the module-combination table: every combination, seed 1, `word` carried by translated rows "
             "(None: the plan's, 250 500; 0: none)"
         ),
     )
