@@ -24,6 +24,7 @@ import datasets
 import torch
 from transformers import set_seed
 
+from ..configuration_xlner import XLNerConfig
 from ..modeling_xlner import XLNerForTokenClassification
 from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map, resolve_modules
 from ..decoding_xlner import split_label
@@ -73,8 +74,10 @@ def zero_shot(
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
     texts = load_data(train_source)  # vocabularies only: the labels are never read
-    # The source has no part-of-speech embedding to copy: a fresh one would only add noise.
-    options = replace(options, part_of_speech=False)
+    # An English source has no part-of-speech embedding to copy, and a fresh one would only add noise; a
+    # Japanese source's (translate-train's) is copied, tag by tag.
+    source_has_pos = bool(getattr(XLNerConfig.from_pretrained(source), "pos_vocab_size", 0))
+    options = replace(options, part_of_speech=options.part_of_speech and source_has_pos)
     vector_rows = vector_rows_for(options.vectors, language, *training_texts(texts), options.vector_rows)
     tokenizer = build_tokenizer(texts, language, options, vector_rows)
     if transfer_options.translated_word_rows:
