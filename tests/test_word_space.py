@@ -3,6 +3,7 @@ precision@1, the projection carried across by from_pretrained), code-switched En
 
 from __future__ import annotations
 
+import json
 import sys
 
 import datasets
@@ -295,3 +296,39 @@ def test_script_shapes_start_from_the_english_shape_of_the_same_role(english_wit
             directory, transfer_modules="char", tokenizer=japanese, shape_roles={"cursive": "lower"},
             id2label=dict(enumerate(EN_LABELS)), seed=0,
         )  # fmt: skip
+
+
+def test_zero_shot_from_a_japanese_source_keeps_its_parts_of_speech(tmp_path):
+    """A Japanese source (translate-train's) tags with its UniDic part-of-speech rows, aligned by tag; an
+    English source has none, so the zero-shot model has none either."""
+    from safetensors.torch import load_file
+
+    from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
+    from modeling_xlner.training.options import TrainingOptions, TransferOptions
+    from modeling_xlner.training.zero_shot import zero_shot
+
+    texts = ["山田太郎は東京本社を訪れた。", "東京タワーは港区にある。"]
+    source_tokenizer = XLNerTokenizer.from_corpus(texts, language="ja", part_of_speech=True)
+    labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    config = XLNerConfig(
+        word_vocab_size=source_tokenizer.vocab_size, bigram_vocab_size=source_tokenizer.bigram_vocab_size,
+        pos_vocab_size=source_tokenizer.pos_vocab_size, id2label=dict(enumerate(labels)),
+        word_embedding_dim=8, bigram_embedding_dim=6, shape_embedding_dim=4, char_hidden_size=5, context_hidden_size=7,
+    )  # fmt: skip
+    XLNerForTokenClassification(config).save_pretrained(tmp_path / "source")
+    source_tokenizer.save_pretrained(tmp_path / "source")
+    data = tmp_path / "ja.jsonl"
+    data.write_text(
+        "\n".join(json.dumps({"text": text, "entities": [{"name": "東京", "span": [text.index("東京"), text.index("東京") + 2], "type": "地名"}]},
+                             ensure_ascii=False) for text in texts) + "\n", encoding="utf-8")  # fmt: skip
+    record = zero_shot(
+        str(tmp_path / "source"), "ja", str(data), str(data), tmp_path / "out",
+        TrainingOptions(vectors=None, seed=1), TransferOptions(modules="word,char,classifier"),
+    )  # fmt: skip
+    assert record["transfer"]["rows_copied"]["pos"][0] > 0
+    target_tokenizer = XLNerTokenizer.from_pretrained(tmp_path / "out")
+    source_rows = load_file(tmp_path / "source" / "model.safetensors")["xlner.word.pos_embeddings.weight"]
+    target_rows = load_file(tmp_path / "out" / "model.safetensors")["xlner.word.pos_embeddings.weight"]
+    for tag, index in target_tokenizer.pos_to_id.items():
+        if tag in source_tokenizer.pos_to_id:
+            assert torch.equal(target_rows[index], source_rows[source_tokenizer.pos_to_id[tag]]), tag
