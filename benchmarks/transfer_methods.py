@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling_xlner.training.reproduce import COMBINATIONS
+
 SIZES = (250, 500, 1000, 2000, None)  # None: the full training set
 SEEDS = (1, 2, 3)
 SOURCES = {"english": [], "english-code-switch": ["--code-switch-rate", "0.3"]}
@@ -78,16 +80,12 @@ ZERO_SHOT = {
 # copied, with translated-rows (the map, the translated rows, and the script shapes with `char`) where `word`
 # is copied, the plain copy elsewhere. "classifier" is the word-level bi-LSTM plus the output layer; the
 # table reads char+classifier from `copy` and all from `translated-rows`, which are these runs already.
-COMBINATIONS = {
-    "char": "char", "word": "word", "classifier": "classifier", "char+classifier": "char,classifier",
-    "char+word": "word,char", "word+classifier": "word,classifier", "all": "word,char,classifier",
-}  # fmt: skip
 MODULE_TABLE_SIZES = (250, 500)
 
 
-def module_table_flags(modules: str) -> list[str]:
-    flags = ["--modules", modules]
-    if "word" in modules.split(","):
+def module_table_flags(modules: tuple[str, ...]) -> list[str]:
+    flags = ["--modules", ",".join(modules)]
+    if "word" in modules:
         flags += ["--word-space-map", "{map}", "--translated-word-rows"] + (["--script-shapes"] if "char" in modules else [])
     return flags
 
