@@ -213,8 +213,8 @@ def test_reproduce_overrides_keep_the_plan_unless_given():
     assert parse("--shared-bigrams", "false", "--set", "word_dropout=0.2") == replace(
         FULL_PLAN, shared_bigrams=False, model_config={"word_dropout": 0.2}
     )
-    assert parse("--sizes", "250", "--seeds", "1", "2", "--combinations", "word", "--no-full-set") == replace(
-        FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("word",), full_set=False
+    assert parse("--sizes", "250", "--seeds", "1", "2", "--combinations", "classifier", "--no-full-set") == replace(
+        FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("classifier",), full_set=False
     )
     assert parse("--module-table-sizes", "500") == replace(FULL_PLAN, module_table_sizes=(500,))
     assert parse("--module-table-sizes", "0").module_table_sizes == () and FULL_PLAN.module_table_sizes == (250, 500)

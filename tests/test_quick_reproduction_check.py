@@ -138,3 +138,9 @@ def test_the_checker_runs_a_method_only_where_reproduce_does():
         ("best", "scratch", "copy", "250", 1),
         ("best", "all", "shared-space+shapes", "250", 1),
     ]
+    # A plain copy of word: the paper's recipe (no vectors) only; under best, GloVe and chiVe differ in width.
+    copied = {**plan, "transfer_methods": ["copy"]}
+    assert checker.expected_runs(copied) == [
+        ("paper", "scratch", "copy", "250", 1), ("paper", "char", "copy", "250", 1), ("paper", "all", "copy", "250", 1),
+        ("best", "scratch", "copy", "250", 1), ("best", "char", "copy", "250", 1),
+    ]  # fmt: skip

@@ -42,22 +42,25 @@ FILES = {"train": "t.jsonl", "validation": "v.jsonl", "test": "s.jsonl"}
 
 def test_plan_defaults_give_the_papers_grid():
     """Plan() per recipe (paper, best): every combination at 250/500/1000/2000 with 3 seeds; scratch,
-    char+classifier and the recipe's best on the full set; the ablation with the recipe's best."""
+    char+classifier and the recipe's best on the full set; the ablation with the recipe's best. Under
+    best (vectors of 50 and 300 dimensions), a plain copy cannot carry `word`, so its grid has only the
+    combinations without it."""
     grid_plan = Plan()
     assert grid_plan.recipes == ("paper", "best")
-    runs = plan_runs(grid_plan, best_combination={"paper": "all", "best": "word"})
-    for recipe, best in (("paper", "all"), ("best", "word")):
+    runs = plan_runs(grid_plan, best_combination={"paper": "all", "best": "char"})
+    copyable = {"paper": tuple(COMBINATIONS), "best": ("char", "classifier", "char+classifier")}
+    for recipe, best in (("paper", "all"), ("best", "char")):
         of_recipe = [r for r in runs if r.recipe == recipe]
         grid = [r for r in of_recipe if r.size is not None and r.inputs == DEFAULT_INPUT]
         assert {(r.method, r.size) for r in grid} == {
-            (method, size) for method in ("scratch", *COMBINATIONS) for size in (250, 500, 1000, 2000)
+            (method, size) for method in ("scratch", *copyable[recipe]) for size in (250, 500, 1000, 2000)
         }
         assert all(sum(1 for r in grid if (r.method, r.size) == key) == 3 for key in {(r.method, r.size) for r in grid})
         full = {(r.method, r.seed) for r in of_recipe if r.size is None}
         assert full == {(method, seed) for method in ("scratch", "char+classifier", best) for seed in (1, 2, 3)}
         # The romanisation ablation: every input variant, scratch and the recipe's best transfer, at 500 sentences.
         ablation = {(r.method, r.inputs) for r in of_recipe if r.size == 500}
-        assert ablation == {(method, DEFAULT_INPUT) for method in ("scratch", *COMBINATIONS)} | {
+        assert ablation == {(method, DEFAULT_INPUT) for method in ("scratch", *copyable[recipe])} | {
             (method, inputs) for method in ("scratch", best) for inputs in INPUT_VARIANTS
         }
     assert {r.recipe for r in runs} == {"paper", "best"}
@@ -583,6 +586,9 @@ def test_run_names_round_trip_for_every_transfer_method_recipe_and_input():
                 if transfer_method in WORD_SPACE_METHODS and recipe in NO_VECTORS:
                     with pytest.raises(ValueError, match=f"recipe {recipe} has none"):
                         Run.from_name(run.name)
+                elif transfer_method not in WORD_SPACE_METHODS and recipe not in NO_VECTORS:
+                    with pytest.raises(ValueError, match="copies word as it is"):
+                        Run.from_name(run.name)
                 else:
                     assert Run.from_name(run.name) == run, run.name
     # The transfer method is the name's last part, after the recipe; copy adds nothing (older names stay valid).
@@ -593,8 +599,8 @@ def test_run_names_round_trip_for_every_transfer_method_recipe_and_input():
     assert Run.from_name("char+classifier__n250__seed2__paper__code-switch") == Run(
         "char+classifier", 250, 2, DEFAULT_INPUT, "paper", "code-switch"
     )
-    assert Run.from_name("all__nfull__seed3__char-japanese_word-romaji__no-crf__joint") == Run(
-        "all", None, 3, "char=japanese,word=romaji", "no-crf", "joint"
+    assert Run.from_name("char+classifier__nfull__seed3__char-japanese_word-romaji__no-crf__joint") == Run(
+        "char+classifier", None, 3, "char=japanese,word=romaji", "no-crf", "joint"
     )
     assert Run("char", 500, 1, transfer_method="copy").name == "char__n500__seed1"
 
@@ -611,6 +617,9 @@ def test_run_names_round_trip_for_every_transfer_method_recipe_and_input():
         ("char+classifier__n500__seed1__shared-space", "it needs word among the modules, not char+classifier"),
         ("word__n500__seed1__shared-space+shapes", "it needs char among the modules, not word"),
         ("all__n500__seed1__no-vectors__code-switch+space+shapes", "recipe no-vectors has none"),
+        # GloVe (50-d) and chiVe (300-d): only the map carries word across under a recipe with vectors.
+        ("char+word__n500__seed1", "transfer method copy copies word as it is, but recipe best's vectors differ"),
+        ("all__n500__seed1__joint", "carry all across with a word-space method"),
     ],
 )  # fmt: skip
 def test_bad_transfer_method_suffixes_are_clear_errors(name, message):
@@ -626,11 +635,10 @@ def test_plan_runs_with_two_transfer_methods_has_every_pair():
         recipes=("best",), sizes=(250,), seeds=(1, 2), combinations=("char+classifier", "all"),
         transfer_methods=("copy", "joint"), full_set=False, ablation_size=None,
     )  # fmt: skip
+    # all copies word, which copy and joint cannot carry from GloVe to chiVe: they run char+classifier only.
     assert [run.name for run in plan_runs(plan)] == [
-        "scratch__n250__seed1", "char+classifier__n250__seed1", "all__n250__seed1",
-        "char+classifier__n250__seed1__joint", "all__n250__seed1__joint",
-        "scratch__n250__seed2", "char+classifier__n250__seed2", "all__n250__seed2",
-        "char+classifier__n250__seed2__joint", "all__n250__seed2__joint",
+        "scratch__n250__seed1", "char+classifier__n250__seed1", "char+classifier__n250__seed1__joint",
+        "scratch__n250__seed2", "char+classifier__n250__seed2", "char+classifier__n250__seed2__joint",
     ]  # fmt: skip
     # A method runs only with the combinations it applies to: the map needs word, the shapes char.
     spaced = replace(plan, seeds=(1,), transfer_methods=("shared-space+shapes",))
@@ -641,21 +649,23 @@ def test_plan_runs_with_two_transfer_methods_has_every_pair():
     # The paper's grid (Plan's defaults): only copy, so every name is as before transfer methods.
     assert Plan().transfer_methods == QUICK_PLAN.transfer_methods == ("copy",)
     full = plan_runs(Plan())
-    assert len(full) == 240 and {run.transfer_method for run in full} == {"copy"}
+    # Before a best is chosen: paper 8 methods x 4 sizes x 3 seeds + 6 full-set (scratch, char+classifier)
+    # + 18 ablation runs = 120; best, the 4 methods without word: 4 x 4 x 3 + 6 + 18 = 72.
+    assert len(full) == 120 + 72 and {run.transfer_method for run in full} == {"copy"}
 
 
 def test_full_set_and_ablation_use_the_best_pair():
     plan = Plan(
-        recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier", "all"),
+        recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier", "char"),
         transfer_methods=("copy", "joint"), full_set_combinations=("char+classifier",), ablation_size=500,
     )  # fmt: skip
-    names = [run.name for run in plan_runs(plan, {"best": "all__joint"})]
+    names = [run.name for run in plan_runs(plan, {"best": "char__joint"})]
     assert names[5:] == [
-        "scratch__nfull__seed1", "char+classifier__nfull__seed1", "all__nfull__seed1__joint",
-        "scratch__n500__seed1", "all__n500__seed1__joint",
-        "scratch__n500__seed1__char-japanese_word-japanese", "all__n500__seed1__char-japanese_word-japanese__joint",
-        "scratch__n500__seed1__char-romaji_word-romaji", "all__n500__seed1__char-romaji_word-romaji__joint",
-        "scratch__n500__seed1__char-japanese_word-romaji", "all__n500__seed1__char-japanese_word-romaji__joint",
+        "scratch__nfull__seed1", "char+classifier__nfull__seed1", "char__nfull__seed1__joint",
+        "scratch__n500__seed1", "char__n500__seed1__joint",
+        "scratch__n500__seed1__char-japanese_word-japanese", "char__n500__seed1__char-japanese_word-japanese__joint",
+        "scratch__n500__seed1__char-romaji_word-romaji", "char__n500__seed1__char-romaji_word-romaji__joint",
+        "scratch__n500__seed1__char-japanese_word-romaji", "char__n500__seed1__char-japanese_word-romaji__joint",
     ]  # fmt: skip
 
 

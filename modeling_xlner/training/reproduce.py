@@ -155,14 +155,23 @@ def transfer_method_problem(recipe: str, combination: str, transfer_method: str)
     """Why a transfer method does not apply to a combination under a recipe (None: it does).
 
     The word-space map needs `word` transferred (`transfer` refuses it otherwise) and a recipe with
-    vectors (the map is of them). Script shapes act only where `char` is copied: without it a
-    method is refused when the same method without shapes exists (the run would be that one's
-    under another name); translated-rows, which has no such twin, then runs without them.
+    vectors (the map is of them); the other way round, under a recipe with vectors, `word` crosses
+    only by the map, since a plain copy cannot carry GloVe's 50-d projection onto chiVe's 300-d
+    vectors. Script shapes act only where `char` is copied: without it a method is refused when
+    the same method without shapes exists (the run would be that one's under another name);
+    translated-rows, which has no such twin, then runs without them.
     """
     method, modules = TRANSFER_METHODS[transfer_method], COMBINATIONS[combination]
+    vectors = recipe_options(recipe).vectors
+    if not method.word_space and "word" in modules and vectors is not None:
+        return (
+            f"transfer method {transfer_method} copies word as it is, but recipe {recipe}'s vectors differ in width "
+            f"across the languages (GloVe 50-d, chiVe 300-d): carry {combination} across with a word-space method "
+            "(e.g. translated-rows)"
+        )
     if method.word_space and "word" not in modules:
         return f"transfer method {transfer_method} maps the word vectors: it needs word among the modules, not {combination}"
-    if method.word_space and recipe_options(recipe).vectors is None:
+    if method.word_space and vectors is None:
         return f"transfer method {transfer_method} maps the word vectors: recipe {recipe} has none"
     if method.script_shapes and "char" not in modules and replace(method, script_shapes=False) in TRANSFER_METHODS.values():
         return f"transfer method {transfer_method} sets the script shapes: it needs char among the modules, not {combination}"
