@@ -422,6 +422,8 @@ def copy_modules(
     """
     if "head" in modules and getattr(target, "head", None) is None:
         raise ValueError(f"{type(target).__name__} has no head: transfer `head` (or `classifier`) into a model for token classification")
+    if "word" in modules and word_space_map is not None:
+        _check_vectors_to_map(source.config, target.config, source_name)
     base = target.base_model_prefix
     report = TransferReport(source=source_name, modules=tuple(modules))
     vocabularies = {
@@ -471,6 +473,20 @@ def copy_modules(
         _shapes_by_role(target, shape_roles, tokenizers[1], report)
     _log(report, target)
     return report
+
+
+def _check_vectors_to_map(source_config: Any, target_config: Any, source_name: str) -> None:
+    """A word-space map joins two vector tables: both models must have one."""
+    missing = [
+        f"the {side} ({name}) has no pretrained vectors (vector_dim 0)"
+        for side, name, config in (("source", source_name, source_config), ("target", "the model being built", target_config))
+        if not getattr(config, "vector_dim", 0)
+    ]
+    if missing:
+        raise ValueError(
+            f"`word_space_map` maps the target's word vectors into the source's, but {' and '.join(missing)}: "
+            "train both with vectors (e.g. --vectors auto), or transfer `word` without the map"
+        )
 
 
 def _mapped_projection(source_weight: torch.Tensor, word_space_map: torch.Tensor, target_shape: tuple) -> torch.Tensor:

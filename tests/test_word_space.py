@@ -234,6 +234,27 @@ def test_word_space_map_errors(english_with_vectors):
         XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", word_space_map=torch.zeros(2, 3), **common)
     with pytest.raises(ValueError, match="needs `word` among the modules"):
         XLNerForTokenClassification.from_pretrained(directory, transfer_modules="char", word_space_map=torch.zeros(3, 2), **common)
+    # A map joins two vector tables: a target without vectors (it used to be a bare TypeError) is named.
+    no_vectors = {**common, "vector_dim": 0}
+    with pytest.raises(ValueError, match=r"the target \(the model being built\) has no pretrained vectors"):
+        XLNerForTokenClassification.from_pretrained(directory, transfer_modules="word", word_space_map=torch.zeros(3, 2), **no_vectors)
+
+
+def test_a_word_space_map_from_a_source_without_vectors_is_named(tmp_path):
+    # Before, this was a bare KeyError (the source has no vector projection to map).
+    tokenizer = XLNerTokenizer.from_corpus(["Sony is in Tokyo ."], language="en")
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size, bigram_vocab_size=tokenizer.bigram_vocab_size, id2label=dict(enumerate(EN_LABELS)), **SMALL,
+    )  # fmt: skip
+    XLNerForTokenClassification(config).save_pretrained(tmp_path / "en")
+    tokenizer.save_pretrained(tmp_path / "en")
+    japanese = XLNerTokenizer.from_corpus(["東京にある。"], language="ja", vector_vocab={"東京": 1})
+    for vector_dim, missing in ((3, "the source"), (0, "the source .* and the target")):
+        with pytest.raises(ValueError, match=f"{missing}.*has no pretrained vectors.*--vectors auto"):
+            XLNerForTokenClassification.from_pretrained(
+                tmp_path / "en", transfer_modules="word", tokenizer=japanese, word_space_map=torch.zeros(3, 2),
+                vector_dim=vector_dim, id2label=dict(enumerate(EN_LABELS)), seed=0,
+            )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- code switching
