@@ -353,3 +353,35 @@ def test_zero_shot_from_a_japanese_source_keeps_its_parts_of_speech(tmp_path):
     for tag, index in target_tokenizer.pos_to_id.items():
         if tag in source_tokenizer.pos_to_id:
             assert torch.equal(target_rows[index], source_rows[source_tokenizer.pos_to_id[tag]]), tag
+
+
+def test_zero_shot_builds_its_model_as_a_transfer_run_does(tmp_path):
+    """Zero-shot and `xlner transfer` share one model builder: with shared bigrams, every English bigram
+    joins the Japanese vocabulary and keeps its trained row (before, zero-shot dropped them and their
+    rows); the head keeps the source's labels and CRF, whatever the Japanese data's types."""
+    from safetensors.torch import load_file
+
+    from modeling_xlner.training.options import TrainingOptions, TransferOptions
+    from modeling_xlner.training.zero_shot import zero_shot
+    from test_joint import save_english_model
+    from test_training_transfer import JA_RECORDS, write_span_data
+    from test_transfer import EN_LABELS as SOURCE_LABELS
+
+    source = save_english_model(tmp_path / "en", crf=True)
+    data = write_span_data(tmp_path / "ja.jsonl", JA_RECORDS)
+    record = zero_shot(
+        str(source), "ja", data, data, tmp_path / "out", TrainingOptions(vectors=None, seed=1),
+        TransferOptions(modules="char,classifier", shared_bigrams=True),
+    )  # fmt: skip
+    source_bigrams = XLNerTokenizer.from_pretrained(source).bigram_to_id
+    target_bigrams = XLNerTokenizer.from_pretrained(tmp_path / "out").bigram_to_id
+    english_only = set(source_bigrams) - set(XLNerTokenizer.from_corpus([text for text, _ in JA_RECORDS], language="ja").bigram_to_id)
+    assert english_only and english_only <= set(target_bigrams)
+    source_rows = load_file(source / "model.safetensors")["xlner.char.bigram_embeddings.weight"]
+    target_rows = load_file(tmp_path / "out" / "model.safetensors")["xlner.char.bigram_embeddings.weight"]
+    for bigram in english_only:
+        assert torch.equal(target_rows[target_bigrams[bigram]], source_rows[source_bigrams[bigram]]), bigram
+    assert record["transfer"]["rows_copied"]["char"][0] == len(source_bigrams)  # every English row, special ones included
+    config = XLNerConfig.from_pretrained(tmp_path / "out")
+    assert config.id2label == dict(enumerate(SOURCE_LABELS)) and config.use_crf
+    assert 0.0 <= record["test"]["f1"] <= 1.0 and record["type_map"]["人名"] == "PER"

@@ -28,7 +28,6 @@ from .features import VectorRows, add_translated_words, load_vector_rows, vector
 from .joint import joint_transfer_options, run_joint_training
 from .trainer import build_tokenizer, read_training_data, run_training, training_texts
 from .word_space import WordSpaceMap
-from .zero_shot import zero_shot
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +44,35 @@ def build_transferred_model(
     language: str,
     options: TrainingOptions,
     transfer_options: TransferOptions,
+    keep_source_labels: bool = False,
 ) -> tuple[XLNerForTokenClassification, XLNerTokenizer, VectorRows | None]:
     """The target tokenizer (vocabularies from `train_dataset`, the target's own pretrained vectors) and a
-    model with the source's chosen modules."""
+    model with the source's chosen modules.
+
+    `keep_source_labels` (zero-shot): the head keeps the source's labels and kind, so `train_dataset`'s
+    labels are never read and no label map applies.
+    """
     vector_rows = vector_rows_for(options.vectors, language, *training_texts(train_dataset), options.vector_rows)
     tokenizer = build_tokenizer(train_dataset, language, options, vector_rows)
     if transfer_options.shared_bigrams:
         tokenizer = add_source_bigrams(tokenizer, source)
     if transfer_options.translated_word_rows:
         tokenizer = add_translated_words(tokenizer, source, transfer_options.word_space_map)
+    head = {} if keep_source_labels else {
+        "label_map": transfer_options.label_map,
+        "id2label": dict(enumerate(label_list(train_dataset))),
+        "use_crf": head_kind(source, transfer_options.modules, options.crf),
+    }  # fmt: skip
     model = XLNerForTokenClassification.from_pretrained(
         source,
         transfer_modules=transfer_options.modules,
         tokenizer=tokenizer,
-        label_map=transfer_options.label_map,
         word_space_map=transfer_options.word_space_map,
         shape_roles=transfer_options.script_shapes or None,
         word_translations=transfer_options.word_space_map if transfer_options.translated_word_rows else None,
         seed=options.seed,
-        id2label=dict(enumerate(label_list(train_dataset))),
         vector_dim=vector_rows.dim if vector_rows is not None else 0,
-        use_crf=head_kind(source, transfer_options.modules, options.crf),
+        **head,
         **options.model_config,
     )
     if vector_rows is not None:
@@ -154,13 +161,16 @@ def transfer(
     options: TrainingOptions,
     transfer_options: TransferOptions | None = None,
     test_source: str | None = None,
-) -> Results | None:
+) -> Results | dict:
     """`xlner transfer`: target vocabularies from the training data, the source's modules copied, then `run_training`.
 
     results.json's `transfer` is the transfer report (as in config.json); `transfer_options` the options here.
+    With `transfer_options.zero_shot`, nothing trains: the return is zero_shot.json's record.
     """
     transfer_options = transfer_options or TransferOptions()
     if transfer_options.zero_shot:
+        from .zero_shot import zero_shot  # zero_shot builds its model with build_transferred_model
+
         return zero_shot(source, language, train_source, test_source, output_dir, options, transfer_options)
     if transfer_options.joint_data:  # checked before the model is built
         transfer_options = joint_transfer_options(source, transfer_options)

@@ -4,8 +4,10 @@
 no target labels at all.
 
 The chosen modules are copied (every one for the full method; `char,classifier` is the paper's copy,
-its word module fresh); the target's tokenizer (vocabularies from the training texts, their labels
-unused) feeds it, and `word_space_map` carries the word projection across vector tables. The model
+its word module fresh) by the model builder of `xlner transfer` (`build_transferred_model`: shared
+bigrams, script shapes and translated rows act as in a transfer run); the target's tokenizer
+(vocabularies from the training texts, their labels unused) feeds it, and `word_space_map` carries
+the word projection across vector tables. The model
 keeps the source's labels, so the test set is scored with its entity types collapsed onto the
 source's through the label map (人名 → PER, 地名 → LOC, 法人名 → ORG, ...); types the map leaves out
 are dropped from the gold. The folder holds the model and `zero_shot.json`.
@@ -25,14 +27,12 @@ import torch
 from transformers import set_seed
 
 from ..configuration_xlner import XLNerConfig
-from ..modeling_xlner import XLNerForTokenClassification
 from ..transfer_xlner import DEFAULT_LABEL_MAP, read_label_map, resolve_modules
 from ..decoding_xlner import split_label
 from .data import load_data, is_span_data
 from .evaluation import headline, score_split, tagging_pipeline
-from .features import add_translated_words, load_vector_rows, vector_rows_for
 from .options import TrainingOptions, TransferOptions
-from .trainer import build_tokenizer, training_texts
+from .transfer import build_transferred_model
 from .word_space import WordSpaceMap
 
 logger = logging.getLogger(__name__)
@@ -78,18 +78,8 @@ def zero_shot(
     # Japanese source's (translate-train's) is copied, tag by tag.
     source_has_pos = bool(getattr(XLNerConfig.from_pretrained(source), "pos_vocab_size", 0))
     options = replace(options, part_of_speech=options.part_of_speech and source_has_pos)
-    vector_rows = vector_rows_for(options.vectors, language, *training_texts(texts), options.vector_rows)
-    tokenizer = build_tokenizer(texts, language, options, vector_rows)
-    if transfer_options.translated_word_rows:
-        tokenizer = add_translated_words(tokenizer, source, transfer_options.word_space_map)
-    model = XLNerForTokenClassification.from_pretrained(
-        source, transfer_modules=transfer_options.modules, tokenizer=tokenizer, word_space_map=transfer_options.word_space_map,
-        shape_roles=transfer_options.script_shapes or None,
-        word_translations=transfer_options.word_space_map if transfer_options.translated_word_rows else None,
-        seed=options.seed, vector_dim=vector_rows.dim if vector_rows is not None else 0, **options.model_config,
-    )  # fmt: skip
-    if vector_rows is not None:
-        load_vector_rows(model, vector_rows)
+    model, tokenizer, _ = build_transferred_model(source, texts, language, options, transfer_options, keep_source_labels=True)
+    model.eval()
     type_map = read_label_map(transfer_options.label_map) or DEFAULT_LABEL_MAP
     test = collapse_types(load_data(test_source), type_map)
     scores = score_split(tagging_pipeline(model, tokenizer), test)
