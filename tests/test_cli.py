@@ -217,6 +217,7 @@ def test_reproduce_overrides_keep_the_plan_unless_given():
         FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("classifier",), full_set=False
     )
     assert parse("--module-table-sizes", "500") == replace(FULL_PLAN, module_table_sizes=(500,))
+    assert FULL_PLAN.zero_shot and parse("--no-zero-shot") == replace(FULL_PLAN, zero_shot=False)
     assert parse("--module-table-sizes", "0").module_table_sizes == () and FULL_PLAN.module_table_sizes == (250, 500)
     assert parse("--ablation-size", "250") == replace(FULL_PLAN, ablation_size=250)
     assert parse("--no-ablation").ablation_size is None and parse("--ablation-size", "0").ablation_size is None

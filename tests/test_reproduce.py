@@ -956,3 +956,56 @@ def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
     assert "cannot download the public data (ConnectionError: no route to host)" in message
     assert reproduce_module.CONLL_HUB_ID in message and reproduce_module.STOCKMARK_URL in message
     assert "--data-dir" in message
+
+
+# ---------------------------------------------------------------------------------- zero-shot
+
+
+def test_zero_shot_runs_take_each_method_with_its_widest_classifier_combination():
+    from modeling_xlner.training.reproduce import ZeroShotRun, zero_shot_runs
+
+    # The full plan: copy (char+classifier: word cannot be copied from GloVe to chiVe) and the module table's method.
+    assert zero_shot_runs(FULL_PLAN) == [ZeroShotRun("copy", "char+classifier"), ZeroShotRun("translated-rows", "all")]
+    assert zero_shot_runs(QUICK_PLAN) == [] and zero_shot_runs(Plan()) == []
+    plan = replace(Plan(), transfer_methods=tuple(TRANSFER_METHODS), zero_shot=True)
+    # By hand, from the rules: joint trains on Japanese labels (never zero-shot); the paper's recipe has no
+    # vectors, so no map and a plain copy of word; under best every method without the map stops at char+classifier.
+    assert [(z.recipe, z.transfer_method, z.combination) for z in zero_shot_runs(plan)] == [
+        ("paper", "copy", "all"), ("paper", "code-switch", "all"),
+        ("best", "copy", "char+classifier"), ("best", "shared-space", "all"), ("best", "shared-space+shapes", "all"),
+        ("best", "code-switch", "char+classifier"), ("best", "code-switch+space+shapes", "all"), ("best", "translated-rows", "all"),
+    ]  # fmt: skip
+    assert [z.name for z in zero_shot_runs(replace(plan, recipes=("paper",), transfer_methods=("copy", "code-switch", "joint")))] == ["copy__paper", "code-switch__paper"]
+
+
+def test_zero_shot_run_is_scored_once_and_reported(tmp_path, monkeypatch):
+    import modeling_xlner.training.transfer as training
+    from modeling_xlner.training.reproduce import ZeroShotRun, collect_zero_shot, zero_shot_table
+
+    calls = []
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        calls.append((source, transfer_options, options.seed))
+        record = {"test": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "n_gold": 8, "n_pred": 4, "per_type": {"PER": {"f1": 0.4}}}}
+        Path(output).mkdir(parents=True)
+        (Path(output) / "zero_shot.json").write_text(json.dumps(record), encoding="utf-8")  # as zero_shot writes it, run-less
+        return record
+
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    context = _method_context(tmp_path)
+    for _ in range(2):  # the second finds the finished file and scores nothing
+        reproduce_module._zero_shot_one(ZeroShotRun("translated-rows", "all"), context)
+    assert len(calls) == 1
+    source, options, seed = calls[0]
+    assert (source, seed, options.zero_shot, options.modules) == ("english", 1, True, ("word", "char", "classifier"))
+    assert options.word_space_map == str(tmp_path / "ja_en_map.pt") and options.translated_word_rows
+    [row] = collect_zero_shot(tmp_path)
+    assert (row["name"], row["recipe"], row["combination"], row["f1"], row["per_type_f1"]) == (
+        "translated-rows", "best", "all", 1 / 3, {"PER": 0.4}
+    )
+    assert zero_shot_table([row])[-1] == "| best / translated-rows (all) | 33.3 | 50.0 | 25.0 | 40.0 |"
+    # A zero_shot.json without the run record (a run of `xlner transfer --zero-shot` put there) is named.
+    (tmp_path / "zero-shot" / "copy").mkdir()
+    (tmp_path / "zero-shot" / "copy" / "zero_shot.json").write_text(json.dumps({"test": {}}), encoding="utf-8")
+    with pytest.raises(ValueError, match="copy/zero_shot.json: not a zero-shot run of xlner reproduce"):
+        collect_zero_shot(tmp_path)

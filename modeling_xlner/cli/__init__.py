@@ -161,6 +161,9 @@ class ReproduceArguments:
         default=None, metadata=_help("training size of the romanisation ablation (None: the plan's; 0: no ablation)")
     )
     no_ablation: bool = field(default=False, metadata=_help("skip the romanisation ablation"))
+    no_zero_shot: bool = field(
+        default=False, metadata=_help("skip the zero-shot scores (each transfer method but joint, no Japanese labels)")
+    )
     runs: list[str] | None = field(
         default=None,
         metadata={
@@ -429,6 +432,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
         combinations=tuple(args.combinations) if args.combinations else None,
         transfer_methods=tuple(dict.fromkeys(args.transfer_methods)) if args.transfer_methods else None,
         full_set=False if args.no_full_set else None,
+        zero_shot=False if args.no_zero_shot else None,
         module_table_sizes=tuple(size for size in args.module_table_sizes if size) if args.module_table_sizes else None,
         ablation_size=args.ablation_size,
     )

@@ -7,8 +7,9 @@ others take one part of "best" away at a time; `--recipes paper,best` runs them 
 
 The full plan, sized to finish within 3 hours at --jobs 2 on 2 cores: recipe "best", scratch against
 transfer of char + classifier at 250, 500, 1,000, 2,000 sentences and the full set (3 seeds each), and
-the paper's module-combination table at 250 and 500 (seed 1; `word` carried by translated rows). Flags
-widen it: every combination (`--combinations`), the paper's recipe, the romanisation ablation (`--ablation-size`).
+the paper's module-combination table at 250 and 500 (seed 1; `word` carried by translated rows), and the
+zero-shot score of each transfer method (OUTPUT_DIR/zero-shot/). Flags widen it: every combination
+(`--combinations`), the paper's recipe, the romanisation ablation (`--ablation-size`).
 
 Per recipe: English pretraining on CoNLL-2003 (into OUTPUT_DIR/english for "best",
 OUTPUT_DIR/english-RECIPE otherwise; scratch runs train beside it when --jobs allows), then Japanese
@@ -257,6 +258,8 @@ class Plan:
     module_table_seeds: tuple[int, ...] = (1,)
     module_table_method: str | None = None
     ablation_size: int | None = 500
+    # Zero-shot (no Japanese labels) of every transfer method of the plan but joint, per recipe (`zero_shot_runs`).
+    zero_shot: bool = False
     epochs: int | None = None
     patience: int | None = None
     # How transfer runs treat the copied modules (see `TransferOptions`).
@@ -291,6 +294,7 @@ FULL_PLAN = Plan(
     module_table_sizes=(250, 500),
     module_table_method="translated-rows",
     ablation_size=None,
+    zero_shot=True,
 )
 # Small: one recipe, two sizes (200, 400), one seed, one combination, no input ablation. Every Japanese run trains
 # to the recipe's early stopping, so that the gain it shows is one at convergence; the English source,
@@ -664,6 +668,98 @@ def pretrain_english(recipe: str, context: Context, seed: int = 1, code_switched
     return str(output)
 
 
+# ---------------------------------------------------------------------------------- zero-shot
+
+# A zero-shot run tags with the English head, so its combination has the classifier: the widest one
+# that the transfer method applies to (copy under a recipe with vectors: char+classifier).
+ZERO_SHOT_COMBINATIONS = ("all", "char+classifier", "word+classifier", "classifier")
+ZERO_SHOT_DIR = "zero-shot"  # OUTPUT_DIR/zero-shot/<name>/zero_shot.json
+
+
+@dataclass(frozen=True)
+class ZeroShotRun:
+    """The English source of a recipe applied to the Japanese test set with no Japanese labels (zero_shot.py)."""
+
+    transfer_method: str
+    combination: str
+    recipe: str = DEFAULT_RECIPE
+
+    @property
+    def name(self) -> str:
+        """TRANSFER[__RECIPE]: one zero-shot run per (transfer method, recipe)."""
+        return self.transfer_method + ("" if self.recipe == DEFAULT_RECIPE else f"__{self.recipe}")
+
+    def as_run(self) -> Run:
+        """The transfer run whose source and TransferOptions (`transfer_setup`) it uses; seed 1."""
+        return Run(self.combination, None, 1, recipe=self.recipe, transfer_method=self.transfer_method)
+
+
+def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
+    """Per recipe, every transfer method of the plan (module table's included) but joint, which trains on
+    Japanese labels, with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
+    if not plan.zero_shot:
+        return []
+    methods = dict.fromkeys([*plan.transfer_methods, *([plan.module_table_method] if plan.module_table_method else [])])
+    runs = []
+    for recipe in plan.recipes:
+        for method in methods:
+            applies = [c for c in ZERO_SHOT_COMBINATIONS if transfer_method_problem(recipe, c, method) is None]
+            if not TRANSFER_METHODS[method].joint and applies:
+                runs.append(ZeroShotRun(method, applies[0], recipe))
+    return runs
+
+
+def _zero_shot_one(run: ZeroShotRun, context: Context) -> dict[str, Any]:
+    """Score one zero-shot run (kept when its zero_shot.json exists); returns that file's record, with the run."""
+    from .transfer import transfer
+    from .zero_shot import ZERO_SHOT_FILE
+
+    output = context.output_dir / ZERO_SHOT_DIR / run.name
+    done = output / ZERO_SHOT_FILE
+    if not done.exists():
+        source, transfer_options = transfer_setup(run.as_run(), context)
+        options = recipe_options(run.recipe, seed=1, threads=context.threads, model_config=context.plan.model_config)
+        files = context.data["ja"]
+        started = time.perf_counter()
+        record = transfer(
+            source, "ja", files["train"], files["validation"], output, options, replace(transfer_options, zero_shot=True), files["test"]
+        )  # fmt: skip
+        record["run"] = {**asdict(run), "name": run.name, "wall_seconds": time.perf_counter() - started}
+        partial = output / f".{ZERO_SHOT_FILE}.tmp"
+        partial.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        partial.replace(done)  # with its run record: a file without one is a zero-shot run cut short
+    return json.loads(done.read_text(encoding="utf-8"))
+
+
+def collect_zero_shot(output_dir: Path) -> list[dict[str, Any]]:
+    """Every finished zero-shot run of OUTPUT_DIR/zero-shot, as in results.json: method, recipe, scores."""
+    rows = []
+    for path in sorted((output_dir / ZERO_SHOT_DIR).glob("*/zero_shot.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if "run" not in record:
+            raise ValueError(f"{path}: not a zero-shot run of xlner reproduce (no 'run' record)")
+        per_type = record["test"].get("per_type") or {}
+        rows.append({**record["run"], **{key: record["test"][key] for key in ("precision", "recall", "f1")}, "per_type_f1": {
+            name: scores["f1"] for name, scores in sorted(per_type.items())
+        }})  # fmt: skip
+    return sorted(rows, key=lambda row: (_recipe_rank(row["recipe"]), list(TRANSFER_METHODS).index(row["transfer_method"])))
+
+
+def zero_shot_table(rows: list[dict[str, Any]]) -> list[str]:
+    """results.md's zero-shot table: a row per (recipe, transfer method), F1 ×100 with the types collapsed."""
+    if not rows:
+        return []
+    types = sorted({name for row in rows for name in row["per_type_f1"]})
+    lines = ["", "## Zero-shot: the English source on the Japanese test set, no Japanese labels (types collapsed, F1 ×100)", ""]
+    lines += ["| recipe / transfer method (modules) | F1 | precision | recall | " + " | ".join(types) + " |"]
+    lines += ["|---|---|---|---|" + "---|" * len(types)]
+    for row in rows:
+        cells = [f"{100 * row[key]:.1f}" for key in ("f1", "precision", "recall")]
+        cells += [f"{100 * row['per_type_f1'][name]:.1f}" if name in row["per_type_f1"] else "" for name in types]
+        lines.append(f"| {row['recipe']} / {row['transfer_method']} ({row['combination']}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 # ---------------------------------------------------------------------------------- summary
 
 
@@ -949,7 +1045,8 @@ def reproduce(
         results = collect_results(output_dir)
     else:
         # Only sources of a transfer run to train are needed (the best pair, not known yet, is among the grid's).
-        transfers = [run for run in selected or plan_runs(plan) if run.method != "scratch"]
+        zero_shot = [] if selected else zero_shot_runs(plan)
+        transfers = [run for run in selected or plan_runs(plan) if run.method != "scratch"] + [z.as_run() for z in zero_shot]
         needed = list(dict.fromkeys((run.recipe, run.transfer.code_switched_source) for run in transfers))
         if source and not code_switch_source and any(code_switched for _, code_switched in needed):
             methods = sorted({run.transfer_method for run in transfers if run.transfer.code_switched_source})
@@ -976,6 +1073,9 @@ def reproduce(
             results = collect_results(output_dir)
         else:
             results = run_plan(plan, context, jobs)
+            if zero_shot:
+                print(f"{len(zero_shot)} zero-shot runs (no Japanese labels) ...", file=sys.stderr)
+                _map(_zero_shot_one, zero_shot, context, jobs)
     records = [_run_record(r) for r in results]
     recipes = sorted({r.recipe for r in records}, key=lambda recipe: (_recipe_rank(recipe), recipe))
     sources = {recipe: source or str(source_dir(output_dir, recipe)) for recipe in recipes}
@@ -1036,6 +1136,7 @@ def write_report(
     """
     summary = summarize(results)
     best = best_combinations(summary)
+    zero_shot = collect_zero_shot(output_dir)  # every finished one, whichever invocation made it
     # The plan's ablation size, else that of the romanisation runs found (a grid reported from several invocations).
     ablated = sorted({record.size for r in results if (record := _run_record(r)).inputs != DEFAULT_INPUT and record.size})
     summary["ablation_size"] = plan.ablation_size or (ablated[0] if ablated else None)
@@ -1059,13 +1160,14 @@ def write_report(
         ],
         # Finished runs whose recorded options are not their recipe's today (kept: never trained twice).
         "recipe_mismatches": mismatches,
+        "zero_shot": zero_shot,
         "wall_seconds": wall_seconds,
         "run_seconds_sum": sum(_run_record(r).wall_seconds for r in results),  # one process per run
         "threads_per_job": threads,
         "jobs": jobs,
     }
     (output_dir / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    table = markdown_table(summary, best)
+    table = markdown_table(summary, best) + "".join(line + "\n" for line in zero_shot_table(zero_shot))
     notes = _early_stopping_notes(results)
     if mismatches:
         listed = "; ".join(f"{name}: {', '.join(found)}" for name, found in list(mismatches.items())[:10])
