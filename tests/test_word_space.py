@@ -44,11 +44,16 @@ def test_seed_dictionary_pairs_identical_strings_and_transliterations_of_own_row
 
 
 def test_held_out_words_are_never_in_the_training_pairs():
-    pairs = [(f"w{i}", f"e{i}") for i in range(20)] + [("w0", "e0b")]
+    # Each English word e{i} has a second Japanese word v{i} (a loanword and its compound, say).
+    pairs = [(f"w{i}", f"e{i}") for i in range(20)] + [("w0", "e0b")] + [(f"v{i}", f"e{i}") for i in range(20)]
     train, held = split_pairs(pairs, 0.25, seed=3)
-    assert len({t for t, _ in held}) == 5
+    assert len({t for t, _ in held}) == 10
     assert not {t for t, _ in train} & {t for t, _ in held}
-    assert sorted(train + held) == sorted(pairs)
+    # Nor are the held-out pairs' English words training targets: such pairs are dropped, the rest kept.
+    answers = {s for _, s in held}
+    assert not {s for _, s in train} & answers
+    assert sorted(train) == sorted(p for p in pairs if p not in held and p[1] not in answers)
+    assert len(train) > 0 and set(train) | set(held) < set(pairs)
 
 
 def test_transliteration_file_is_read_and_bad_lines_are_named(tmp_path):

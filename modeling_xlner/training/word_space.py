@@ -108,11 +108,14 @@ def build_seed_dictionary(source: WordVectors, target: WordVectors, transliterat
 
 
 def split_pairs(pairs: list[tuple[str, str]], held_out: float, seed: int) -> tuple[list, list]:
-    """(training pairs, held-out pairs), split by target word so that no held-out word is seen in training."""
+    """(training pairs, held-out pairs), split by target word; a training pair whose source word is a held-out
+    pair's is dropped too (ロンドン held out, ロンドン橋 → london would otherwise teach the map its answer)."""
     words = sorted({target for target, _ in pairs})
     random.Random(seed).shuffle(words)
     held = set(words[: round(held_out * len(words))])
-    return [p for p in pairs if p[0] not in held], [p for p in pairs if p[0] in held]
+    held_pairs = [p for p in pairs if p[0] in held]
+    answers = {source for _, source in held_pairs}
+    return [p for p in pairs if p[0] not in held and p[1] not in answers], held_pairs
 
 
 def _matrices(source: WordVectors, target: WordVectors, pairs: list[tuple[str, str]]) -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -204,7 +207,10 @@ def build_word_space_map(
     dictionary = build_seed_dictionary(source, target, load_transliterations(transliterations))
     train_pairs, held_pairs = split_pairs(dictionary.pairs, held_out, seed)
     precision = precision_at_1(learn_map(source, target, train_pairs, ridge), source, target, held_pairs) if held_pairs else None
-    sizes = {**dictionary.counts, "pairs": len(dictionary.pairs), "held_out_words": len({t for t, _ in held_pairs})}
+    sizes = {
+        **dictionary.counts, "pairs": len(dictionary.pairs), "held_out_words": len({t for t, _ in held_pairs}),
+        "precision_training_pairs": len(train_pairs),
+    }  # fmt: skip
     logger.info("Seed dictionary %s; precision@1 on held-out words: %s", sizes, precision)
     matrix = learn_map(source, target, dictionary.pairs, ridge)
     return WordSpaceMap(matrix, source_vectors, target_vectors, transliterations, sizes, precision, ridge, dictionary.pairs)
