@@ -381,6 +381,11 @@ def _aligned_rows(
         report.rows_copied[module] = [len(rows[module][0]), len(target_vocab)]
         if translations is not None:
             report.word_rows_translated = len(rows[module][0]) - len(align_vocabularies(source_vocab, target_vocab)[0])
+            if not report.word_rows_translated:
+                logger.warning(
+                    "word_translations: no target word has a translation in the source vocabulary, so no word row is "
+                    "translated (words are matched lowercased: a romaji word input never meets the dictionary's words)"
+                )
     if "head" in modules:
         pairs, report.label_map = align_labels(source.config.id2label, target.config.id2label, label_map)
         rows["head"] = ([t for t, _ in pairs], [s for _, s in pairs])

@@ -390,3 +390,29 @@ def test_zero_shot_builds_its_model_as_a_transfer_run_does(tmp_path):
     config = XLNerConfig.from_pretrained(tmp_path / "out")
     assert config.id2label == dict(enumerate(SOURCE_LABELS)) and config.use_crf
     assert 0.0 <= record["test"]["f1"] <= 1.0 and record["type_map"]["人名"] == "PER"
+
+
+def test_translated_rows_that_translate_nothing_say_so(english_with_vectors, tmp_path, caplog):
+    """A romaji word input never meets the dictionary's katakana words: the tokenizer is left as it is and
+    the copy warns that no row was translated, instead of silently doing nothing."""
+    directory, _, _ = english_with_vectors
+    path = tmp_path / "map.pt"
+    WordSpaceMap(np.eye(3, 2, dtype=np.float32), "en", "ja", "alkana", {}, None, 1.0, [("ソニー", "sony")]).save(path)
+    romaji = XLNerTokenizer.from_corpus(["ソニーは東京にある。"], language="ja", word_input="romaji", vector_vocab={"東京": 1})
+    with caplog.at_level("WARNING"):
+        assert add_translated_words(romaji, str(directory), str(path)) is romaji
+        model = XLNerForTokenClassification.from_pretrained(
+            directory, transfer_modules="word", tokenizer=romaji, word_space_map=str(path), word_translations=str(path),
+            vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0,
+        )  # fmt: skip
+    assert model.config.transferred_from["word_rows_translated"] == 0
+    assert "word input is romaji" in caplog.text and "no word row is translated" in caplog.text
+    # The surface input does translate ソニー (the oracle: the same pair, one row), and says nothing.
+    caplog.clear()
+    surface = XLNerTokenizer.from_corpus(["ソニーは東京にある。"], language="ja", vector_vocab={"東京": 1})
+    with caplog.at_level("WARNING"):
+        model = XLNerForTokenClassification.from_pretrained(
+            directory, transfer_modules="word", tokenizer=add_translated_words(surface, str(directory), str(path)),
+            word_space_map=str(path), word_translations=str(path), vector_dim=3, id2label=dict(enumerate(EN_LABELS)), seed=0,
+        )  # fmt: skip
+    assert model.config.transferred_from["word_rows_translated"] == 1 and "translated" not in caplog.text

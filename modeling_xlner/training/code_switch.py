@@ -2,7 +2,9 @@
 # Licensed under the Apache License, Version 2.0.
 """Code-switched English pretraining (training only): some English words read their katakana
 transliteration's romaji as character input, so that the char module learns that "los angeles"
-and "rosanzerusu" carry the same evidence.
+and its romaji carry the same evidence. Words are transliterated one by one (los → ロス → rosu,
+angeles → アンジェルス → anjierusu), so a name reads "rosu anjierusu", not the whole name's
+katakana ロサンゼルス (rosanzerusu).
 
 Japanese Wikipedia text is full of transliterated foreign names, and the Japanese tokenizer feeds
 romaji bigrams to the same char module. Only the character input changes: the word id and the
@@ -55,7 +57,8 @@ def code_switch_features(
     """`features` with the char ids of a `rate` share of the transliterable word occurrences replaced by their
     romaji's, and how many were replaced. `words` are the sentences' words, aligned with `char_ids`."""
     rng = random.Random(seed)
-    romaji_ids = {key: [tokenizer.bigram_to_id.get(b, 1) for b in tokenizer._bigrams(Word(r, 0, len(r)))] for key, r in spellings.items()}
+    unk = tokenizer.bigram_to_id[str(tokenizer.unk_token)]
+    romaji_ids = {key: [tokenizer.bigram_to_id.get(b, unk) for b in tokenizer._bigrams(Word(r, 0, len(r)))] for key, r in spellings.items()}
     switched = 0
     char_ids = []
     for sentence, sentence_ids in zip(words, features["char_ids"]):

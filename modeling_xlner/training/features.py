@@ -131,7 +131,14 @@ def with_words(tokenizer: XLNerTokenizer, words: Iterable[str]) -> XLNerTokenize
 
 def add_translated_words(tokenizer: XLNerTokenizer, source: str, word_space_map: str) -> XLNerTokenizer:
     """The same tokenizer with the map's dictionary words whose translation the source knows appended to its
-    word vocabulary: a test word absent from a small training set still gets its English word's row."""
+    word vocabulary: a test word absent from a small training set still gets its English word's row.
+    The dictionary's Japanese words are surface forms: a romaji word input has none of them (unchanged)."""
+    if tokenizer.word_input != "surface":
+        logger.warning(
+            "translated word rows: the dictionary pairs Japanese surface forms with English words, but this tokenizer's "
+            "word input is %s, so no word is added or translated", tokenizer.word_input,
+        )  # fmt: skip
+        return tokenizer
     source_vocab = XLNerTokenizer.from_pretrained(source).word_to_id
     translations = read_word_translations(word_space_map)
     known = [word for word, sources in translations.items() if not any(c.isdigit() for c in word)]

@@ -59,7 +59,7 @@ class TrainingOptions:
         default=0.0,
         metadata=_help(
             "English source for a Japanese target: share of the training words with a katakana transliteration "
-            "whose character input is that transliteration's romaji (los angeles -> rosanzerusu); 0: none"
+            "whose character input is that transliteration's romaji (los angeles -> rosu anjierusu, word by word); 0: none"
         ),
     )
     transliterations: str = field(
