@@ -106,13 +106,13 @@ def test_transfer_flags_add_the_transfer_options_to_train():
 def test_evaluate_and_reproduce_flags_are_dataclass_fields():
     assert dests("evaluate") == names(EvaluateArguments)
     assert dests("reproduce") == names(ReproduceArguments) | {
-        "epochs", "patience", "model_config", "shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale",
+        "epochs", "patience", "model_config", "shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale", "source_anchor",
     }  # fmt: skip
 
 
 def test_transfer_and_reproduce_share_the_transfer_options_flags():
     commands = subparsers()
-    shared = ("shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale", "epochs", "patience", "model_config")
+    shared = ("shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale", "source_anchor", "epochs", "patience", "model_config")
     by_dest = {command: {action.dest: action for action in options(commands[command])} for command in ("transfer", "reproduce")}
     for dest in shared:
         transfer, reproduce = by_dest["transfer"][dest], by_dest["reproduce"][dest]

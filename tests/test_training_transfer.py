@@ -15,6 +15,7 @@ from modeling_xlner.training.options import TransferOptions
 from modeling_xlner.training.trainer import build_tokenizer
 from modeling_xlner.training.transfer import (
     FreezeTransferredCallback,
+    SourceAnchorCallback,
     add_source_bigrams,
     build_transferred_model,
     scaled_lr_optimizer_factory,
@@ -116,6 +117,51 @@ def test_freezing_keeps_copied_values_for_the_first_epochs(english_dir, japanese
     by_lr = {group["lr"]: {id(p) for p in group["params"]} for group in optimizer.param_groups}
     assert id(model.xlner.char.lstm.weight_ih_l0) in by_lr[0.001] and id(model.head.weight) in by_lr[0.001]
     assert id(bigrams) in by_lr[0.01] and id(model.xlner.context.lstm.weight_ih_l0) in by_lr[0.01]
+
+
+def test_source_anchor_pulls_copied_values_back_by_lr_times_strength(tmp_path, japanese_tokenizer):
+    """L2-SP, decoupled: θ ← θ − lr·s·(θ − θ_source) on copied tensors and rows; fresh rows are left alone."""
+    from test_joint import save_english_model
+
+    source_dir = save_english_model(tmp_path / "en", crf=True)  # a CRF head, as the real English source's
+    from test_transfer import JA_LABELS
+
+    labels = [*JA_LABELS, "B-病名", "I-病名"]  # a type the label map leaves out: its head rows stay fresh
+    model = transfer(source_dir, ["char", "head"], japanese_tokenizer, seed=0, use_crf=True, id2label=dict(enumerate(labels)))
+    report = model.transfer_report
+    callback = SourceAnchorCallback(model, report, strength=5.0)
+    source = params(model)  # right after the copy, the copied values are the source's
+    name = P + "char.bigram_embeddings.weight"
+    copied = report.copied_rows[name]
+    fresh = [row for row in range(source[name].shape[0]) if row not in copied]
+    assert copied and fresh
+    with torch.no_grad():  # as if an optimizer step had moved every value by +1
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+
+    class Scheduler:
+        def get_last_lr(self):
+            return [0.02]
+
+    callback.on_step_end(None, None, None, lr_scheduler=Scheduler())
+    after = params(model)
+    # By hand: lr 0.02 x strength 5 = 0.1 of the distance (1.0) back, so copied values sit at source + 0.9.
+    assert torch.allclose(after[name][copied], source[name][copied] + 0.9)
+    assert torch.equal(after[name][fresh], source[name][fresh] + 1.0)
+    lstm = P + "char.lstm.weight_hh_l0"  # copied whole
+    assert torch.allclose(after[lstm], source[lstm] + 0.9)
+    context = P + "context.lstm.weight_hh_l0"  # not transferred here (only the head of the classifier)
+    assert torch.equal(after[context], source[context] + 1.0)
+    transitions = "head.crf.transitions"
+    # The CRF head: only the copied label pairs of its transitions are pulled.
+    rows = torch.tensor(report.copied_rows[transitions])
+    pulled = torch.zeros_like(after[transitions], dtype=torch.bool)
+    pulled[rows[:, None], rows] = True
+    assert pulled.any() and not pulled.all()
+    assert torch.allclose(after[transitions][pulled], source[transitions][pulled] + 0.9)
+    assert torch.equal(after[transitions][~pulled], source[transitions][~pulled] + 1.0)
+    with pytest.raises(ValueError, match="source_anchor must be 0 or more"):
+        TransferOptions(source_anchor=-1.0)
 
 
 def test_build_transferred_model_uses_training_options(english_dir):

@@ -181,7 +181,7 @@ class ReproduceArguments:
 # TrainingOptions fields that are no flag: the CLI fills tokenizer_options from JapaneseTokenizerOptions.
 NOT_FLAGS = frozenset({"tokenizer_options"})
 # The TransferOptions fields that `reproduce` takes (modules and label map come from its plan).
-REPRODUCE_TRANSFER_FIELDS = ("shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale")
+REPRODUCE_TRANSFER_FIELDS = ("shared_bigrams", "freeze_transferred_epochs", "transferred_lr_scale", "source_anchor")
 REPRODUCE_TRAINING_FIELDS = ("epochs", "patience", "model_config")
 
 

@@ -139,6 +139,14 @@ class TransferOptions:
     transferred_lr_scale: float | None = field(
         default=None, metadata={"help": "learning-rate factor for weights copied whole", "metavar": "X"}
     )
+    source_anchor: float = field(
+        default=0.0,
+        metadata={
+            "help": "L2-SP, decoupled: after every step the copied values move back toward the source's by "
+            "learning rate x X of their distance (0: none; about 1/X is how far Adam lets them drift)",
+            "metavar": "X",
+        },
+    )
     word_space_map: str | None = field(
         default=None,
         metadata=_help(
@@ -182,5 +190,7 @@ class TransferOptions:
     def __post_init__(self) -> None:
         if self.joint_ratio <= 0:
             raise ValueError(f"joint_ratio must be positive, got {self.joint_ratio}")
+        if self.source_anchor < 0:
+            raise ValueError(f"source_anchor must be 0 or more, got {self.source_anchor}")
         if self.translated_word_rows and not self.word_space_map:
             raise ValueError("translated_word_rows reads the seed dictionary of a word-space map: give --word-space-map too")

@@ -266,6 +266,7 @@ class Plan:
     shared_bigrams: bool = True
     freeze_transferred_epochs: int = 0
     transferred_lr_scale: float | None = None
+    source_anchor: float = 0.0
     # XLNerConfig hyperparameters of every run, English and Japanese (`--set`); empty: the defaults.
     model_config: dict[str, Any] = field(default_factory=dict)
 
@@ -524,6 +525,7 @@ def transfer_setup(run: Run, context: Context) -> tuple[str, TransferOptions]:
         shared_bigrams=plan.shared_bigrams,
         freeze_transferred_epochs=plan.freeze_transferred_epochs,
         transferred_lr_scale=plan.transferred_lr_scale,
+        source_anchor=plan.source_anchor,
         word_space_map=str(word_space_map_path(context.output_dir)) if method.word_space else None,
         script_shapes=method.script_shapes and "char" in COMBINATIONS[run.method],
         joint_data=context.data["en"]["train"] if method.joint else None,

@@ -20,7 +20,7 @@ from tokenization.tokenization_xlner import XLNerTokenizer
 
 from ..modeling_xlner import XLNerForTokenClassification
 from ..configuration_xlner import XLNerConfig
-from ..transfer_xlner import TransferReport, resolve_modules
+from ..transfer_xlner import PAIR_ALIGNED, TransferReport, resolve_modules
 from .data import label_list
 from .options import TrainingOptions, TransferOptions
 from .results import Results
@@ -135,6 +135,40 @@ class FreezeTransferredCallback(TrainerCallback):
         self._unfreeze()
 
 
+class SourceAnchorCallback(TrainerCallback):
+    """L2-SP (Li et al., 2018) in decoupled form: after every optimizer step, the copied values move back
+    toward the source's, θ ← θ − lr · strength · (θ − θ_source).
+
+    Copied tensors and the copied rows of row-aligned ones (the copied label pairs of the CRF's
+    transitions) only; fresh rows train freely. Unlike freezing, the pull lasts the whole run, so that
+    what English taught is kept at convergence, not only at the start; with Adam's steps of about lr,
+    a value settles within about 1 / strength of the source's.
+    """
+
+    def __init__(self, model: XLNerForTokenClassification, report: TransferReport, strength: float):
+        self.strength = strength
+        self.anchors: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor | None]] = []
+        for name, parameter in model.named_parameters():
+            rows = report.copied_rows.get(name, [])
+            if rows is None:
+                self.anchors.append((parameter, parameter.detach().clone(), None))
+            elif rows:
+                mask = torch.zeros_like(parameter)
+                index = torch.tensor(rows)
+                if any(name.endswith(pair_aligned) for pair_aligned in PAIR_ALIGNED):
+                    mask[index[:, None], index] = 1
+                else:
+                    mask[index] = 1
+                self.anchors.append((parameter, parameter.detach().clone(), mask))
+
+    @torch.no_grad()
+    def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+        rate = (lr_scheduler.get_last_lr()[0] if lr_scheduler is not None else args.learning_rate) * self.strength
+        for parameter, source, mask in self.anchors:
+            pull = (parameter - source) * min(rate, 1.0)
+            parameter.sub_(pull if mask is None else pull * mask)
+
+
 def scaled_lr_optimizer_factory(
     report: TransferReport, learning_rate: float, scale: float
 ) -> Callable[[XLNerForTokenClassification], torch.optim.Optimizer]:
@@ -183,6 +217,8 @@ def transfer(
     callbacks: list[TrainerCallback] = []
     if transfer_options.freeze_transferred_epochs > 0:
         callbacks.append(FreezeTransferredCallback(model, report, transfer_options.freeze_transferred_epochs))
+    if transfer_options.source_anchor > 0:
+        callbacks.append(SourceAnchorCallback(model, report, transfer_options.source_anchor))
     optimizer_factory = None
     if transfer_options.transferred_lr_scale is not None:
         optimizer_factory = scaled_lr_optimizer_factory(report, options.learning_rate, transfer_options.transferred_lr_scale)
@@ -198,5 +234,6 @@ def transfer(
 
 
 __all__ = [
-    "add_source_bigrams", "build_transferred_model", "head_kind", "FreezeTransferredCallback", "scaled_lr_optimizer_factory", "transfer",
+    "add_source_bigrams", "build_transferred_model", "head_kind", "FreezeTransferredCallback", "SourceAnchorCallback",
+    "scaled_lr_optimizer_factory", "transfer",
 ]  # fmt: skip
