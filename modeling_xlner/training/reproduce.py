@@ -735,8 +735,10 @@ def _zero_shot_one(run: ZeroShotRun, context: Context) -> dict[str, Any]:
 
 def collect_zero_shot(output_dir: Path) -> list[dict[str, Any]]:
     """Every finished zero-shot run of OUTPUT_DIR/zero-shot, as in results.json: method, recipe, scores."""
+    from .zero_shot import ZERO_SHOT_FILE
+
     rows = []
-    for path in sorted((output_dir / ZERO_SHOT_DIR).glob("*/zero_shot.json")):
+    for path in sorted((output_dir / ZERO_SHOT_DIR).glob(f"*/{ZERO_SHOT_FILE}")):
         record = json.loads(path.read_text(encoding="utf-8"))
         if "run" not in record:
             raise ValueError(f"{path}: not a zero-shot run of xlner reproduce (no 'run' record)")
