@@ -180,6 +180,15 @@ def test_best_combination_compares_at_the_sizes_every_combination_has():
     assert best_combination(summarize(_typed(results))) == "char"
 
 
+def test_best_combination_puts_a_mean_over_seeds_before_a_single_lucky_seed():
+    """The full plan's module table runs every pair at seed 1 beside the grid's 3-seed pair."""
+    grid = [_result("char+classifier", size, seed, test=0.60, validation=0.60) for size in (250, 500) for seed in (1, 2, 3)]
+    table = [_result("word+classifier", size, 1, test=0.58, validation=0.70, transfer_method="translated-rows") for size in (250, 500)]
+    assert best_combination(summarize(_typed(grid + table))) == "char+classifier"
+    # With one seed each, validation decides as before.
+    assert best_combination(summarize(_typed(grid[:1] + grid[3:4] + table))) == "word+classifier__translated-rows"
+
+
 def test_report_only_summarises_every_finished_run_without_training(tmp_path, monkeypatch):
     """A grid built over several invocations (or cut short) is reported as a whole."""
     monkeypatch.setattr(reproduce_module, "run_all", lambda *a, **k: pytest.fail("report-only must not train"))

@@ -848,16 +848,20 @@ def best_combination(summary: dict[str, Any], recipe: str = DEFAULT_RECIPE) -> s
     choose), as a `transfer_key`: the combination alone for the default transfer method, `all__shared-space` else.
 
     Averaged over the sizes that every pair was run at, so that a pair run at more (larger) sizes
-    than the others does not win by its larger training sets alone.
+    than the others does not win by its larger training sets alone; and only the pairs with the most
+    seeds at those sizes compete, so that one lucky seed (the module table's) never outranks a mean
+    over three (the size grid's, which the plan carried to the full set).
     """
-    scores: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
     for row in summary["rows"]:
         if row["recipe"] == recipe and row["method"] != "scratch" and row["inputs"] == DEFAULT_INPUT and row["size"] != "full":
-            scores.setdefault(_row_key(row), {})[row["size"]] = row["validation_f1_mean"]
-    common = set.intersection(*(set(by_size) for by_size in scores.values())) if scores else set()
+            rows.setdefault(_row_key(row), {})[row["size"]] = row
+    common = set.intersection(*(set(by_size) for by_size in rows.values())) if rows else set()
     if not common:
         return None
-    return max(scores, key=lambda method: statistics.fmean(scores[method][size] for size in common))
+    seeds = {key: min(len(by_size[size]["seeds"]) for size in common) for key, by_size in rows.items()}
+    contenders = [key for key in rows if seeds[key] == max(seeds.values())]
+    return max(contenders, key=lambda key: statistics.fmean(rows[key][size]["validation_f1_mean"] for size in common))
 
 
 def best_combinations(summary: dict[str, Any]) -> dict[str, str | None]:
