@@ -13,7 +13,9 @@ Command, from the repository root:
         --sizes 250 --seeds 1 2 3 --combinations char+classifier --no-full-set --no-ablation \
         --module-table-sizes 0 --no-zero-shot --jobs 1 --threads 1
 
-Measured: README, "Transfer methods with the default recipe".
+Measured (2026-12-03): 56.9 ± 1.4 at 250 sentences (3 seeds) against 59.6 ± 1.2 for the plain copy and
+56.8 ± 0.8 from scratch; zero-shot on validation 0.195 against 0.230. A negative result, kept as this
+script only (README, "Transfer methods with the default recipe").
 """
 
 from __future__ import annotations
