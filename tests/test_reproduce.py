@@ -520,7 +520,8 @@ def test_markdown_report_shows_the_recipes_side_by_side():
         "| best / **char+classifier** (best on validation) | 48.0 ± 1.4 |  | 10.0 |",
     ]
     lines = table.splitlines()
-    assert [line for line in lines if line.startswith(("| paper /", "| best /"))] == expected_rows
+    f1_table = lines[: lines.index("## Epochs to best validation F1, mean over seeds")]
+    assert [line for line in f1_table if line.startswith(("| paper /", "| best /"))] == expected_rows
     assert "| recipe / method | n=500 | n=1000 | epochs to best (mean) |" in lines
     assert "Gain of char over scratch (paper): n=500: +1.0" in lines
     assert "Gain of char+classifier over scratch (best): n=500: +7.0" in lines
@@ -531,6 +532,18 @@ def test_markdown_report_shows_the_recipes_side_by_side():
         "| recipe | n=500 | n=1000 |", "|---|---|---|", "| paper | 32.0 ± 2.8 | 36.0 (1 seed) |", "| best | 41.0 ± 1.4 | 46.0 (1 seed) |",
     ]  # fmt: skip
     assert "Romanisation ablation" not in table
+
+
+def test_markdown_report_gives_epochs_to_best_per_size():
+    results = []
+    for seed, (epochs_250, epochs_500) in enumerate([(4, 9), (6, 12)], start=1):
+        for method, size, epochs in (("scratch", 250, epochs_250), ("scratch", 500, epochs_500), ("char+classifier", 250, 3 * seed)):
+            result = _result(method, size, seed, 0.4, 0.4)
+            results.append(result | {"best_epoch": epochs})
+    lines = markdown_table(summarize(_typed(results)) | {"ablation_size": None}, {}).splitlines()
+    table = lines[lines.index("## Epochs to best validation F1, mean over seeds") :]
+    # Means by hand: scratch (4 + 6) / 2 and (9 + 12) / 2; char+classifier (3 + 6) / 2, no run at 500.
+    assert table[2:6] == ["| recipe / method | n=250 | n=500 |", "|---|---|---|", "| best / scratch | 5.0 | 10.5 |", "| best / char+classifier | 4.5 |  |"]
 
 
 def test_ablation_table_has_a_column_per_recipe_and_method():
@@ -850,7 +863,8 @@ def test_best_pair_and_tables_name_the_transfer_method():
     assert best_combinations(summary) == {"best": "all__shared-space"}
     table = markdown_table(summary, best_combinations(summary))
     lines = table.splitlines()
-    assert [line for line in lines if line.startswith("| best /")] == [
+    f1_table = lines[: lines.index("## Epochs to best validation F1, mean over seeds")]
+    assert [line for line in f1_table if line.startswith("| best /")] == [
         "| best / scratch | 40.0 (1 seed) | 10.0 |",
         "| best / all | 50.0 (1 seed) | 10.0 |",
         "| best / **all (shared-space)** (best on validation) | 52.0 (1 seed) | 10.0 |",

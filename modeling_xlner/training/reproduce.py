@@ -910,11 +910,25 @@ def markdown_table(summary: dict[str, Any], best: Mapping[str, str | None]) -> s
             values = [_cell(cells[s]) if s in cells else "" for s in sizes]
             epochs = statistics.fmean(c["best_epoch_mean"] for c in cells.values())
             lines.append(f"| {label} | " + " | ".join(values) + f" | {epochs:.1f} |")
+    lines += _epochs_table(main, recipes, sizes)
     for recipe in recipes:
         lines += _gain_lines([r for r in main if r["recipe"] == recipe], recipe, best.get(recipe))
     lines += _glance_table(main, recipes)
     lines += _ablation_table(summary, recipes)
     return "\n".join(lines) + "\n"
+
+
+def _epochs_table(main: list[dict[str, Any]], recipes: list[str], sizes: list[str]) -> list[str]:
+    """Epochs to the best validation F1 (mean over seeds) per (recipe, method) and size: how soon each converges."""
+    lines = ["", "## Epochs to best validation F1, mean over seeds", ""]
+    lines += ["| recipe / method | " + " | ".join(f"n={s}" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for recipe in recipes:
+        of_recipe = [r for r in main if r["recipe"] == recipe]
+        for key in dict.fromkeys(_row_key(r) for r in of_recipe):
+            cells = {r["size"]: r for r in of_recipe if _row_key(r) == key}
+            values = [f"{cells[s]['best_epoch_mean']:.1f}" if s in cells else "" for s in sizes]
+            lines.append(f"| {recipe} / {_key_label(key)} | " + " | ".join(values) + " |")
+    return lines
 
 
 def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> list[str]:
