@@ -154,17 +154,18 @@ def own_lexicon(train: datasets.Dataset, types: Iterable[str]) -> EntityLexicon:
     return EntityLexicon({t: sorted(n) for t, n in names.items() if n})
 
 
-def write_span_jsonl(train: datasets.Dataset, path: str) -> None:
-    """`train` as Stockmark's span JSON lines (name, span, type), which `xlner transfer --train` reads back."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for text, entities in zip(train["text"], train["entities"]):
-            spans = [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["type"]} for e in entities]
-            handle.write(json.dumps({"text": text, "entities": spans}, ensure_ascii=False) + "\n")
+def span_records(train: datasets.Dataset) -> list[dict]:
+    """`train` as Stockmark's span records (name, span, type), which `xlner transfer --train` reads back."""
+    return [
+        {"text": text, "entities": [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["type"]} for e in entities]}
+        for text, entities in zip(train["text"], train["entities"])
+    ]
 
 
 def main() -> None:
     from modeling_xlner.training.data import load_data, read_conll
     from modeling_xlner.training.trainer import take_train_samples
+    from modeling_xlner.training.translate_train import write_span_jsonl
     from modeling_xlner.training.word_space import load_transliterations
     from modeling_xlner.transfer_xlner import DEFAULT_LABEL_MAP
 
@@ -187,7 +188,7 @@ def main() -> None:
     else:
         lexicon = own_lexicon(train, types)
     swapped_train, swapped = swap_entities(train, lexicon, args.copies, args.rate, args.seed)
-    write_span_jsonl(swapped_train, args.output)
+    write_span_jsonl(span_records(swapped_train), args.output)
     print(json.dumps({"lexicon": lexicon.record(), "texts": len(swapped_train), "swapped_mentions": swapped}, ensure_ascii=False))
 
 

@@ -287,8 +287,8 @@ class Plan:
 # deviation at any size, and all of them together take more than 3 hours; README) at every size with
 # 3 seeds, the full set included, and the paper's module table at 250 and 500 (seed 1), where combinations
 # with `word` carry it across the scripts by translated rows (a plain copy cannot: GloVe and chiVe differ
-# in width). The paper's recipe is one flag away (`--recipes
-# paper,best`); every combination, transfer method and the romanisation ablation are flags too.
+# in width). The paper's recipe is one flag away (`--recipes paper,best`); every combination, transfer
+# method and the romanisation ablation are flags too.
 FULL_PLAN = Plan(
     recipes=("best",),
     combinations=("char+classifier",),
