@@ -116,6 +116,11 @@ class XLNerConfig(PreTrainedConfig):
             Probability, during training only, of replacing a word id by the unknown-word id, so
             that the unknown-word vector is trained and the model learns to lean on characters
             (measured: English CoNLL test F1 0.830 / 0.849 / 0.855 at 0.05 / 0.2 / 0.3).
+        word_module_dropout (`float`, *optional*, defaults to 0.0):
+            Probability, during training only, of zeroing the word module's output for a whole sentence,
+            so that the context module also learns to tag from characters alone. A source trained so
+            can be transferred with a fresh word module that starts at zero (`xlner transfer
+            --zero-fresh-word`): the input it was taught to tag without.
         max_bigrams_per_word (`int`, *optional*, defaults to 24):
             Longest bigram sequence the tokenizer produces for one word (longer words keep their
             first and last bigrams).
@@ -168,6 +173,7 @@ class XLNerConfig(PreTrainedConfig):
     context_num_layers: int = 1
     dropout: float | int = 0.5
     word_dropout: float | int = 0.3
+    word_module_dropout: float | int = 0.0
     max_bigrams_per_word: int = 24
     use_crf: bool = False
     constrained_decoding: bool = True

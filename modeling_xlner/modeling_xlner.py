@@ -378,6 +378,10 @@ class XLNerModel(XLNerPreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
 
         words, characters = self.word(input_ids, pos_ids, vector_ids), self.char(char_ids, shape_ids, surface_char_ids)
+        if self.training and self.config.word_module_dropout > 0:
+            # Whole sentences without their word representations: the characters must carry them alone.
+            keep = torch.rand(words.shape[0], 1, 1, device=words.device) >= self.config.word_module_dropout
+            words = words * keep.to(words.dtype)
         word_representations = torch.cat([words, characters], dim=-1)
         contextual = self.context(self.dropout(word_representations), attention_mask)
 

@@ -115,6 +115,26 @@ def test_word_dropout_only_in_training(en_model):
     assert torch.equal(out[ids == 0], pad.expand_as(out[ids == 0]))
 
 
+def test_word_module_dropout_zeroes_whole_sentences_in_training_only():
+    """Each sentence's logits are those of the full model or of the model with its word module zeroed."""
+    model, tokenizer = make("en", dropout=0.0, word_dropout=0.0)
+    texts = [TEXTS["en"][0]] * 64
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    without_words = XLNerForTokenClassification(model.config).eval()
+    without_words.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        without_words.xlner.word.embeddings.weight.zero_()
+        full, blind = model(**batch).logits[0], without_words(**batch).logits[0]
+        assert not torch.allclose(full, blind)
+        model.config.word_module_dropout = 0.5
+        assert torch.equal(model(**batch).logits[0], full)  # eval: no dropout
+        logits = model.train()(**batch).logits
+    is_full = [torch.allclose(row, full, atol=1e-6) for row in logits]
+    is_blind = [torch.allclose(row, blind, atol=1e-6) for row in logits]
+    assert all(a != b for a, b in zip(is_full, is_blind))
+    assert 10 < sum(is_blind) < 54  # about half of 64 sentences
+
+
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_padding_does_not_change_logits(language):
     model, tokenizer = make(language)

@@ -182,6 +182,29 @@ def test_build_transferred_model_uses_training_options(english_dir):
         build_parser().parse_args(["transfer", "--source", "x", "--modules", "char,wordz", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o"])
 
 
+def test_zero_fresh_word_starts_the_word_module_at_zero(english_dir):
+    import datasets
+
+    train = datasets.Dataset.from_list(
+        [{"text": text, "entities": [{"start": text.index(n), "end": text.index(n) + len(n), "type": t} for n, t in ents]} for text, ents in JA_RECORDS]
+    )  # fmt: skip
+    args = build_parser().parse_args(
+        ["transfer", "--source", "x", "--modules", "char,classifier", "--lang", "ja", "--train", "t", "--validation", "v", "--output-dir", "o", "--zero-fresh-word"]
+    )  # fmt: skip
+    transfer_options = TransferOptions(modules=args.modules, zero_fresh_word=args.zero_fresh_word)
+    model, _, _ = build_transferred_model(str(english_dir), train, "ja", training_options(args), transfer_options)
+    word = model.xlner.word
+    assert word.embeddings.weight.abs().sum() == 0
+    assert word.pos_embeddings is None or word.pos_embeddings.weight.abs().sum() == 0
+    assert word.vector_projection is None or word.vector_projection.weight.abs().sum() == 0
+    source = XLNerForTokenClassification.from_pretrained(english_dir)
+    assert torch.equal(model.xlner.context.lstm.weight_ih_l0, source.xlner.context.lstm.weight_ih_l0)  # copies untouched
+    fresh, _, _ = build_transferred_model(str(english_dir), train, "ja", training_options(args), TransferOptions(modules=args.modules))
+    assert fresh.xlner.word.embeddings.weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="`word` is transferred"):
+        build_transferred_model(str(english_dir), train, "ja", training_options(args), TransferOptions(modules="word,char", zero_fresh_word=True))
+
+
 # ---------------------------------------------------------------------------------- input switches (ablation)
 
 

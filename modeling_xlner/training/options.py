@@ -169,6 +169,13 @@ class TransferOptions:
             "join the target vocabulary, so that words absent from the training data keep their translation's row"
         ),
     )
+    zero_fresh_word: bool = field(
+        default=False,
+        metadata=_help(
+            "without word: the fresh word module starts at zero, so that the copied context first sees what a source "
+            "trained with word_module_dropout learnt to tag from (characters alone)"
+        ),
+    )
     zero_shot: bool = field(
         default=False,
         metadata=_help(

@@ -77,8 +77,21 @@ def build_transferred_model(
     )
     if vector_rows is not None:
         load_vector_rows(model, vector_rows)
+    if transfer_options.zero_fresh_word:
+        zero_word_module(model, transfer_options.modules)
     model.train()
     return model, tokenizer, vector_rows
+
+
+def zero_word_module(model: XLNerForTokenClassification, modules) -> None:
+    """Zeroes the fresh word module's weights, so that it adds nothing until training moves it."""
+    if "word" in resolve_modules(modules):
+        raise ValueError("--zero-fresh-word applies to a fresh word module: `word` is transferred")
+    word = model.xlner.word
+    with torch.no_grad():
+        for layer in (word.embeddings, word.vector_projection, word.pos_embeddings):
+            if layer is not None:
+                layer.weight.zero_()
 
 
 def head_kind(source: str, modules, crf: bool) -> bool:
