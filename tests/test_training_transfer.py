@@ -119,6 +119,29 @@ def test_freezing_keeps_copied_values_for_the_first_epochs(english_dir, japanese
     assert id(bigrams) in by_lr[0.01] and id(model.xlner.context.lstm.weight_ih_l0) in by_lr[0.01]
 
 
+def test_freezing_a_crf_head_keeps_only_the_copied_label_pairs(tmp_path, japanese_tokenizer):
+    """A copied label's transitions to a fresh label train from the start."""
+    from test_joint import save_english_model
+    from test_transfer import JA_LABELS
+
+    source_dir = save_english_model(tmp_path / "en", crf=True)
+    labels = [*JA_LABELS, "B-病名", "I-病名"]  # left out by the label map: fresh rows and pairs
+    model = transfer(source_dir, ["head"], japanese_tokenizer, seed=0, use_crf=True, id2label=dict(enumerate(labels)))
+    callback = FreezeTransferredCallback(model, model.transfer_report, epochs=1)
+
+    class State:
+        epoch = 0.0
+
+    callback.on_epoch_begin(None, State, None)
+    transitions = model.head.crf.transitions
+    transitions.sum().backward()
+    copied = [index for index, label in enumerate(labels) if not label.endswith("病名")]  # by hand
+    expected = torch.ones_like(transitions)
+    expected[torch.tensor(copied)[:, None], torch.tensor(copied)] = 0
+    assert torch.equal(transitions.grad, expected)
+    assert expected[0, len(labels) - 1] == 1  # O → I-病名: a copied row, a fresh column
+
+
 def test_source_anchor_pulls_copied_values_back_by_lr_times_strength(tmp_path, japanese_tokenizer):
     """L2-SP, decoupled: θ ← θ − lr·s·(θ − θ_source) on copied tensors and rows; fresh rows are left alone."""
     from test_joint import save_english_model

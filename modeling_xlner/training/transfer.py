@@ -105,26 +105,37 @@ def head_kind(source: str, modules, crf: bool) -> bool:
     return source_crf
 
 
+def copied_values(model: XLNerForTokenClassification, report: TransferReport) -> list[tuple[torch.nn.Parameter, torch.Tensor | None]]:
+    """Each parameter holding values copied from the source, with a 0/1 mask of those values (None: all of it).
+
+    Row-aligned tensors (embeddings, head) are copied row by row; the CRF's transitions label pair by
+    label pair, so a copied label's transitions to a fresh one stay fresh.
+    """
+    copied = []
+    for name, parameter in model.named_parameters():
+        rows = report.copied_rows.get(name, [])
+        if rows is None:
+            copied.append((parameter, None))
+        elif rows:
+            mask, index = torch.zeros_like(parameter), torch.tensor(rows)
+            if any(name.endswith(pair_aligned) for pair_aligned in PAIR_ALIGNED):
+                mask[index[:, None], index] = 1
+            else:
+                mask[index] = 1
+            copied.append((parameter, mask))
+    return copied
+
+
 class FreezeTransferredCallback(TrainerCallback):
     """Keeps the values copied from the source fixed during the first `epochs` epochs.
 
-    Tensor hooks zero the gradient of copied tensors and of the copied rows of row-aligned ones
-    (embeddings, head), so fresh rows train from the start while AdamW (no weight decay) leaves
-    the copied values exactly as they are.
+    Tensor hooks zero the gradient of the copied values (`copied_values`), so fresh rows train from the
+    start while AdamW (no weight decay) leaves the copied values exactly as they are.
     """
 
     def __init__(self, model: XLNerForTokenClassification, report: TransferReport, epochs: int):
         self.epochs = epochs
-        self.masks: dict[torch.nn.Parameter, torch.Tensor | None] = {}
-        for name, parameter in model.named_parameters():
-            if name in report.copied_rows:
-                rows = report.copied_rows[name]
-                if rows is None:
-                    self.masks[parameter] = None
-                elif rows:
-                    mask = torch.ones_like(parameter)
-                    mask[torch.tensor(rows)] = 0
-                    self.masks[parameter] = mask
+        self.masks = {parameter: None if mask is None else 1 - mask for parameter, mask in copied_values(model, report)}
         self.handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def _freeze(self) -> None:
@@ -160,19 +171,7 @@ class SourceAnchorCallback(TrainerCallback):
 
     def __init__(self, model: XLNerForTokenClassification, report: TransferReport, strength: float):
         self.strength = strength
-        self.anchors: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor | None]] = []
-        for name, parameter in model.named_parameters():
-            rows = report.copied_rows.get(name, [])
-            if rows is None:
-                self.anchors.append((parameter, parameter.detach().clone(), None))
-            elif rows:
-                mask = torch.zeros_like(parameter)
-                index = torch.tensor(rows)
-                if any(name.endswith(pair_aligned) for pair_aligned in PAIR_ALIGNED):
-                    mask[index[:, None], index] = 1
-                else:
-                    mask[index] = 1
-                self.anchors.append((parameter, parameter.detach().clone(), mask))
+        self.anchors = [(parameter, parameter.detach().clone(), mask) for parameter, mask in copied_values(model, report)]
 
     @torch.no_grad()
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
@@ -247,6 +246,6 @@ def transfer(
 
 
 __all__ = [
-    "add_source_bigrams", "build_transferred_model", "head_kind", "FreezeTransferredCallback", "SourceAnchorCallback",
-    "scaled_lr_optimizer_factory", "transfer",
+    "add_source_bigrams", "build_transferred_model", "copied_values", "head_kind", "FreezeTransferredCallback",
+    "SourceAnchorCallback", "scaled_lr_optimizer_factory", "transfer", "zero_word_module",
 ]  # fmt: skip
