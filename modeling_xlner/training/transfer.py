@@ -7,7 +7,7 @@ With `joint_data`, the target trains together with English batches (joint.py).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -83,7 +83,7 @@ def build_transferred_model(
     return model, tokenizer, vector_rows
 
 
-def zero_word_module(model: XLNerForTokenClassification, modules) -> None:
+def zero_word_module(model: XLNerForTokenClassification, modules: str | Sequence[str]) -> None:
     """Zeroes the fresh word module's weights, so that it adds nothing until training moves it."""
     if "word" in resolve_modules(modules):
         raise ValueError("--zero-fresh-word applies to a fresh word module: `word` is transferred")
