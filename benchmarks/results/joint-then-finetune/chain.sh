@@ -1,5 +1,5 @@
 #!/bin/bash
-# usage: chain.sh SEED: joint training at 250, then Japanese-only fine-tuning from its output (every module)
-s=$1
-bash runs/jft/run.sh joint_250s$s runs/s24/english 250 $s --joint-data ../shared/data/conll2003/train.txt
-bash runs/jft/run.sh ft_250s$s runs/jft/joint_250s$s 250 $s --modules word,char,classifier
+# usage: chain.sh SIZE SEED: joint training, then Japanese-only fine-tuning from its output (every module)
+size=$1; s=$2
+bash benchmarks/run_japanese.sh runs/jft joint_${size}s$s runs/s24/english $size $s --joint-data ../shared/data/conll2003/train.txt
+bash benchmarks/run_japanese.sh runs/jft ft_${size}s$s runs/jft/joint_${size}s$s $size $s --modules word,char,classifier
