@@ -231,6 +231,34 @@ def test_a_tiny_joint_run_saves_a_japanese_model_that_tags(english_dir, tmp_path
     assert isinstance(entities, list) and all(entity["entity"] in model.config.label2id for entity in entities)
 
 
+def test_joint_then_finetune_trains_every_module_of_the_joint_model_on_japanese(english_dir, tmp_path):
+    japanese = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    english = write_conll(tmp_path / "en.txt", EN_SENTENCES)
+    output = tmp_path / "out"
+    main([
+        "transfer", "--source", str(english_dir), "--lang", "ja", "--train", japanese, "--validation", japanese,
+        "--test", japanese, "--modules", "char,classifier", "--joint-data", english, "--joint-finetune",
+        "--epochs", "1", "--batch-size", "2", "--vectors", "none", "--output-dir", str(output), "--seed", "3",
+    ])  # fmt: skip
+    joint = json.loads((output / "joint" / "results.json").read_text(encoding="utf-8"))
+    assert joint["transfer_options"]["joint_data"] == english and not joint["transfer_options"]["joint_finetune"]
+    results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+    assert results["transfer_options"]["joint_data"] is None  # the second stage is Japanese alone
+    stage = results["transfer_options"]["joint_stage"]
+    assert stage["output_dir"] == str(output / "joint") and stage["test_f1"] == joint["test"]["f1"]
+    model = XLNerForTokenClassification.from_pretrained(output)
+    assert model.config.transferred_from["source"] == str(output / "joint")
+    assert model.config.transferred_from["modules"] == ["word", "char", "context", "head"]
+    # Oracle: English-only bigram rows (appended last; trained by the joint stage's English batches) get no
+    # Japanese gradient, so they are the joint model's bit for bit; the Japanese rows moved.
+    joint_weights, weights = load_file(output / "joint" / "model.safetensors"), load_file(output / "model.safetensors")
+    assert set(joint_weights) == set(weights)
+    key = "xlner.char.bigram_embeddings.weight"
+    assert torch.equal(weights[key][-10:], joint_weights[key][-10:]) and not torch.equal(weights[key], joint_weights[key])
+    with pytest.raises(ValueError, match="joint_finetune.*--joint-data"):
+        TransferOptions(joint_finetune=True)
+
+
 def test_joint_data_errors(english_dir, tmp_path):
     def check(path: str) -> TransferOptions:
         return joint_transfer_options(str(english_dir), TransferOptions(joint_data=path))

@@ -594,7 +594,8 @@ WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+
 
 def test_transfer_methods_are_the_benchmarks():
     assert list(TRANSFER_METHODS) == [
-        "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "translated-rows",
+        "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "joint+finetune",
+        "translated-rows",
     ]  # fmt: skip
     assert set(TRANSFER_METHOD_HELP) == set(TRANSFER_METHODS) and reproduce_module.DEFAULT_TRANSFER_METHOD == "copy"
     assert reproduce_module.CODE_SWITCH_RATE == 0.3
@@ -750,6 +751,49 @@ def test_run_one_transfers_with_the_method_and_records_it(tmp_path, monkeypatch)
     assert (results.run.name, results.run.transfer_method) == ("char+classifier__n500__seed1__joint", "joint")
     saved = Results.load(tmp_path / "runs" / "char+classifier__n500__seed1__joint" / "results.json")
     assert saved.run.transfer_method == "joint"
+
+
+def test_joint_finetune_fine_tunes_its_joint_run_with_every_module(tmp_path, monkeypatch):
+    import modeling_xlner.training.transfer as training
+
+    calls = []
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        calls.append((source, Path(output), transfer_options))
+        Path(output).mkdir(parents=True)
+        return Results.from_dict(_trained(0.4 + 0.1 * len(calls), 0.5))
+
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    run = Run("char+classifier", 250, 2, transfer_method="joint+finetune")
+    assert reproduce_module.joint_stage(run) == Run("char+classifier", 250, 2, transfer_method="joint")
+    results = reproduce_module._run_one(run, _method_context(tmp_path))
+    joint_dir = tmp_path / "runs" / "char+classifier__n250__seed2__joint"
+    (joint_source, joint_output, joint_options), (source, output, options) = calls
+    assert joint_source == "english" and joint_output == joint_dir and joint_options.joint_data == "en/train.txt"
+    assert source == str(joint_dir) and output == tmp_path / "runs" / run.name  # the second stage reads the first
+    assert options.modules == ("word", "char", "classifier") and options.joint_data is None
+    assert results.transfer_options["joint_stage"]["output_dir"] == str(joint_dir)
+    assert results.transfer_options["joint_stage"]["test_f1"] == pytest.approx(0.5)  # the first call's test F1
+    assert Results.load(output / "results.json").run.transfer_method == "joint+finetune"
+    assert Results.load(joint_dir / "results.json").run.transfer_method == "joint"  # kept: a run of its own
+    reproduce_module._run_one(Run("char+classifier", 250, 2, transfer_method="joint"), _method_context(tmp_path))
+    assert len(calls) == 2  # the joint stage is done: not trained again
+
+
+def test_run_all_runs_the_fine_tuning_after_the_rest_in_order(tmp_path, monkeypatch):
+    order = []
+
+    def fake_run_one(run, context):
+        order.append(run.name)
+        return run.name
+
+    monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
+    runs = [
+        Run("char+classifier", 250, 1, transfer_method="joint+finetune"), Run("scratch", 250, 1),
+        Run("char+classifier", 250, 1, transfer_method="joint"),
+    ]  # fmt: skip
+    assert reproduce_module.run_all(runs, _method_context(tmp_path), jobs=1) == [run.name for run in runs]
+    assert order == [runs[1].name, runs[2].name, runs[0].name]
 
 
 def test_a_run_record_from_before_transfer_methods_is_a_copy():

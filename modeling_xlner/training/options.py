@@ -193,11 +193,20 @@ class TransferOptions:
     joint_ratio: float = field(
         default=1.0, metadata={"help": "joint training: English batches per Japanese batch in each epoch", "metavar": "X"}
     )
+    joint_finetune: bool = field(
+        default=False,
+        metadata=_help(
+            "with --joint-data: then a Japanese-only fine-tuning of every module, from the joint run's model (kept in "
+            "OUTPUT_DIR/joint); OUTPUT_DIR holds the fine-tuned model"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.joint_ratio <= 0:
             raise ValueError(f"joint_ratio must be positive, got {self.joint_ratio}")
         if self.source_anchor < 0:
             raise ValueError(f"source_anchor must be 0 or more, got {self.source_anchor}")
+        if self.joint_finetune and not self.joint_data:
+            raise ValueError("joint_finetune fine-tunes the model of a joint run: give --joint-data too")
         if self.translated_word_rows and not self.word_space_map:
             raise ValueError("translated_word_rows reads the seed dictionary of a word-space map: give --word-space-map too")

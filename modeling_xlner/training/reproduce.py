@@ -97,6 +97,7 @@ class TransferMethod:
     word_space: bool = False  # the chiVe -> GloVe map carries `word` across (OUTPUT_DIR/ja_en_map.pt)
     script_shapes: bool = False  # Japanese script shapes start from the English shape of the same role
     joint: bool = False  # English CoNLL batches train beside the Japanese ones (training/joint.py)
+    joint_finetune: bool = False  # with joint: then Japanese alone, every module from the joint run's model
     translated_word_rows: bool = False  # with the map: dictionary words start from their translation's row
 
 
@@ -109,6 +110,7 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "code-switch": TransferMethod(code_switched_source=True),
     "code-switch+space+shapes": TransferMethod(code_switched_source=True, word_space=True, script_shapes=True),
     "joint": TransferMethod(joint=True),
+    "joint+finetune": TransferMethod(joint=True, joint_finetune=True),
     "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
 }
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
@@ -120,6 +122,7 @@ TRANSFER_METHOD_HELP = {
     "code-switch": "copy from an English source trained with code switching (rate 0.3)",
     "code-switch+space+shapes": "code-switch with the map and the script shapes (needs word, char and vectors)",
     "joint": "copy, then English CoNLL batches train beside the Japanese ones",
+    "joint+finetune": "joint (its run of the same combination, size and seed), then Japanese-only fine-tuning of all its modules",
     "translated-rows": "shared-space+shapes, and dictionary words start from their English translation's row (ロンドン from london)",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
@@ -566,6 +569,13 @@ def _run_one(run: Run, context: Context) -> Results:
     started = time.perf_counter()
     if run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
+    elif run.transfer.joint_finetune:
+        from .transfer import finetune_joint_model
+
+        joint_run = joint_stage(run)
+        _run_one(joint_run, context)  # kept when done (run_all runs the joint runs first)
+        joint_dir = context.output_dir / "runs" / joint_run.name
+        results = finetune_joint_model(joint_dir, "ja", files["train"], files["validation"], output, options, files["test"])
     else:
         source, transfer_options = transfer_setup(run, context)
         results = transfer(source, "ja", files["train"], files["validation"], output, options, transfer_options, files["test"])
@@ -616,8 +626,19 @@ def build_word_space_map_file(output_dir: Path) -> str:
     return str(path)
 
 
+def joint_stage(run: Run) -> Run:
+    """The joint run that a joint+finetune run fine-tunes: the same run with the transfer method minus the fine-tuning."""
+    stage = replace(run.transfer, joint_finetune=False)
+    return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
+
+
 def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
-    return _map(_run_one, runs, context, jobs)
+    """`_run_one` of every run, results in order; the fine-tuning runs after the rest, so that two workers
+    never train one joint run (a joint+finetune run trains its own joint stage when the list lacks it)."""
+    first = [run for run in runs if not run.transfer.joint_finetune]
+    then = [run for run in runs if run.transfer.joint_finetune]
+    results = dict(zip(first, _map(_run_one, first, context, jobs))) | dict(zip(then, _map(_run_one, then, context, jobs)))
+    return [results[run] for run in runs]
 
 
 def run_plan(plan: Plan, context: Context, jobs: int) -> list[Results]:

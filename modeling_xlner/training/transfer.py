@@ -3,12 +3,13 @@
 The copy itself is the model's `from_pretrained(source, transfer_modules=...)` (remote code, see
 transfer_xlner.py), which returns one `TransferReport`. What stays here is training-only: the target
 vocabularies, and the options that read the report (freezing copied values, their learning rate).
-With `joint_data`, the target trains together with English batches (joint.py).
+With `joint_data`, the target trains together with English batches (joint.py); with `joint_finetune`
+too, a Japanese-only fine-tuning of the joint run's model follows (`finetune_joint_model`).
 """
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +31,11 @@ from .trainer import build_tokenizer, read_training_data, run_training, training
 from .word_space import WordSpaceMap
 
 logger = logging.getLogger(__name__)
+
+JOINT_STAGE_DIR = "joint"  # OUTPUT_DIR/joint: the joint run that `joint_finetune` fine-tunes
+# The fine-tuning after a joint run copies all of its model: a Japanese model like the target (same
+# vocabularies, labels and vectors), so nothing starts fresh; its bigrams include the source's.
+JOINT_FINETUNE_OPTIONS = TransferOptions(modules=("word", "char", "classifier"), shared_bigrams=True)
 
 
 def add_source_bigrams(tokenizer: XLNerTokenizer, source: str) -> XLNerTokenizer:
@@ -218,6 +224,11 @@ def transfer(
         from .zero_shot import zero_shot  # zero_shot builds its model with build_transferred_model
 
         return zero_shot(source, language, train_source, test_source, output_dir, options, transfer_options)
+    if transfer_options.joint_finetune:
+        joint_dir = Path(output_dir) / JOINT_STAGE_DIR
+        joint_options = replace(transfer_options, joint_finetune=False)
+        transfer(source, language, train_source, validation_source, joint_dir, options, joint_options, test_source)
+        return finetune_joint_model(joint_dir, language, train_source, validation_source, output_dir, options, test_source)
     if transfer_options.joint_data:  # checked before the model is built
         transfer_options = joint_transfer_options(source, transfer_options)
     if options.threads:
@@ -245,7 +256,29 @@ def transfer(
     )  # fmt: skip
 
 
+def finetune_joint_model(
+    joint_dir: str | Path,
+    language: str,
+    train_source: str,
+    validation_source: str,
+    output_dir: str | Path,
+    options: TrainingOptions,
+    test_source: str | None = None,
+) -> Results:
+    """The second stage of `joint_finetune`: every module of a joint run's model (in `joint_dir`), trained on
+    the target language alone; results.json's `transfer_options` names the joint run (`joint_stage`)."""
+    results = transfer(str(joint_dir), language, train_source, validation_source, output_dir, options, JOINT_FINETUNE_OPTIONS, test_source)
+    joint = Results.load(Path(joint_dir) / "results.json")
+    joint_stage = {
+        "output_dir": str(joint_dir), "best_epoch": joint.best_epoch, "epochs_trained": joint.epochs_trained,
+        "validation_f1": joint.validation.f1, "test_f1": joint.test.f1 if joint.test else None,
+    }  # fmt: skip
+    results.transfer_options = {**(results.transfer_options or {}), "joint_stage": joint_stage}
+    results.save(Path(output_dir) / "results.json")
+    return results
+
+
 __all__ = [
-    "add_source_bigrams", "build_transferred_model", "copied_values", "head_kind", "FreezeTransferredCallback",
+    "add_source_bigrams", "finetune_joint_model", "JOINT_FINETUNE_OPTIONS", "JOINT_STAGE_DIR", "build_transferred_model", "copied_values", "head_kind", "FreezeTransferredCallback",
     "SourceAnchorCallback", "scaled_lr_optimizer_factory", "transfer", "zero_word_module",
 ]  # fmt: skip
