@@ -66,6 +66,14 @@ class TrainingOptions:
         default="alkana",
         metadata=_help("English -> katakana pairs for code switching: alkana (xlner[transfer]) or a TSV file english<TAB>katakana"),
     )
+    unlabeled_data: str | None = field(
+        default=None,
+        metadata=_help(
+            "self-training: target texts without labels (.txt, one a line, or span JSON(L), labels unused); the trained "
+            "model (the teacher, kept in OUTPUT_DIR/teacher) tags them, and a student that starts as the teacher did "
+            "trains on the labelled data and those tags (texts of the training data are not tagged)"
+        ),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},

@@ -99,6 +99,9 @@ class TransferMethod:
     joint: bool = False  # English CoNLL batches train beside the Japanese ones (training/joint.py)
     joint_finetune: bool = False  # with joint: then Japanese alone, every module from the joint run's model
     translated_word_rows: bool = False  # with the map: dictionary words start from their translation's row
+    # Teacher-student (training/self_training.py): the run without it is the teacher; it tags the rest of the
+    # training split, and a student that starts as it did trains on the labelled subset and those tags.
+    self_training: bool = False
 
 
 # The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
@@ -112,7 +115,10 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "joint": TransferMethod(joint=True),
     "joint+finetune": TransferMethod(joint=True, joint_finetune=True),
     "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
+    "self-training": TransferMethod(self_training=True),
 }
+# Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
+SCRATCH_METHODS = ("self-training",)
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
 # One line each, for `reproduce --help`.
 TRANSFER_METHOD_HELP = {
@@ -124,6 +130,8 @@ TRANSFER_METHOD_HELP = {
     "joint": "copy, then English CoNLL batches train beside the Japanese ones",
     "joint+finetune": "joint (its run of the same combination, size and seed), then Japanese-only fine-tuning of all its modules",
     "translated-rows": "shared-space+shapes, and dictionary words start from their English translation's row (ロンドン from london)",
+    "self-training": "copy (its run of the same combination, size and seed) tags the rest of the training split; a student copied "
+    "the same way trains on both (scratch too: scratch__...__self-training)",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -375,10 +383,10 @@ class Run:
                 f"run name {name!r}: {unknown}expected METHOD__nSIZE__seedN[__INPUTS][__RECIPE][__TRANSFER], "
                 f"METHOD scratch or one of {', '.join(COMBINATIONS)}, SIZE a number or 'full', INPUTS one of {', '.join(inputs)} "
                 f"(none: {_encode_inputs(DEFAULT_INPUT)}), RECIPE one of {', '.join(others)} (none: {DEFAULT_RECIPE}), "
-                f"TRANSFER one of {', '.join(transfers)} (none: {DEFAULT_TRANSFER_METHOD}; not for scratch) "
+                f"TRANSFER one of {', '.join(transfers)} (none: {DEFAULT_TRANSFER_METHOD}; for scratch only {', '.join(SCRATCH_METHODS)}) "
                 "(e.g. char+classifier__n500__seed1, scratch__n500__seed1__paper, all__n500__seed1__shared-space)"
             )
-        if run.method == "scratch" and run.transfer_method != DEFAULT_TRANSFER_METHOD:
+        if run.method == "scratch" and run.transfer_method not in (DEFAULT_TRANSFER_METHOD, *SCRATCH_METHODS):
             raise ValueError(f"run name {name!r}: a scratch run transfers nothing, so it takes no transfer method")
         if run.method != "scratch" and (problem := transfer_method_problem(run.recipe, run.method, run.transfer_method)):
             raise ValueError(f"run name {name!r}: {problem}")
@@ -477,6 +485,7 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
         for recipe in plan.recipes
         for run in [
             Run("scratch", size, seed, recipe=recipe),
+            *(Run("scratch", size, seed, recipe=recipe, transfer_method=m) for m in plan.transfer_methods if m in SCRATCH_METHODS),
             *(
                 Run(combination, size, seed, recipe=recipe, transfer_method=method)
                 for combination, method in transfer_pairs(plan, recipe)
@@ -486,7 +495,7 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
     for recipe in plan.recipes:
         chosen = split_transfer_key(best[recipe]) if best.get(recipe) else None
         full = [("scratch", DEFAULT_TRANSFER_METHOD), *((c, DEFAULT_TRANSFER_METHOD) for c in plan.full_set_combinations)]
-        if chosen and chosen not in full:
+        if chosen and chosen not in full and not TRANSFER_METHODS[chosen[1]].self_training:  # the full set leaves no text to tag
             full.append(chosen)
         if plan.full_set:
             runs += [Run(method, None, seed, recipe=recipe, transfer_method=transfer) for seed in plan.seeds for method, transfer in full]
@@ -567,7 +576,9 @@ def _run_one(run: Run, context: Context) -> Results:
     )
     files = context.data["ja"]
     started = time.perf_counter()
-    if run.method == "scratch":
+    if run.transfer.self_training:
+        results = _self_train_one(run, context, options)
+    elif run.method == "scratch":
         results = train("ja", files["train"], files["validation"], output, options, files["test"])
     elif run.transfer.joint_finetune:
         from .transfer import finetune_joint_model
@@ -583,6 +594,30 @@ def _run_one(run: Run, context: Context) -> Results:
     results.save(done)  # written last: its presence marks the run as done
     _drop_checkpoints(output)
     return results
+
+
+def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Results:
+    """A self-training run: its teacher is the run without self-training (trained first when not done yet); its
+    student trains as the teacher did, on the teacher's training subset and the rest of the training split tagged."""
+    from .self_training import self_train
+    from .trainer import train
+    from .transfer import transfer
+
+    teacher = teacher_stage(run)
+    _run_one(teacher, context)  # kept when done (run_all runs the teachers first)
+    files = context.data["ja"]
+    if run.method == "scratch":
+        def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+            return train("ja", train_file, files["validation"], output, stage_options, files["test"])
+    else:
+        source, transfer_options = transfer_setup(run, context)
+
+        def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+            return transfer(source, "ja", train_file, files["validation"], output, stage_options, transfer_options, files["test"])
+
+    output = context.output_dir / "runs" / run.name
+    options = replace(options, unlabeled_data=files["train"])
+    return self_train(stage, files["train"], output, options, teacher_dir=context.output_dir / "runs" / teacher.name)
 
 
 def _drop_checkpoints(output: Path) -> None:
@@ -632,11 +667,18 @@ def joint_stage(run: Run) -> Run:
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 
+def teacher_stage(run: Run) -> Run:
+    """The run whose model teaches a self-training run: the same run without self-training."""
+    stage = replace(run.transfer, self_training=False)
+    return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
+
+
 def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
-    """`_run_one` of every run, results in order; the fine-tuning runs after the rest, so that two workers
-    never train one joint run (a joint+finetune run trains its own joint stage when the list lacks it)."""
-    first = [run for run in runs if not run.transfer.joint_finetune]
-    then = [run for run in runs if run.transfer.joint_finetune]
+    """`_run_one` of every run, results in order; the runs that build on another (joint+finetune on its joint
+    run, self-training on its teacher) after the rest, so that two workers never train one run twice (each
+    trains the run it builds on itself when the list lacks it)."""
+    first = [run for run in runs if not (run.transfer.joint_finetune or run.transfer.self_training)]
+    then = [run for run in runs if run not in first]
     results = dict(zip(first, _map(_run_one, first, context, jobs))) | dict(zip(then, _map(_run_one, then, context, jobs)))
     return [results[run] for run in runs]
 
@@ -720,7 +762,7 @@ class ZeroShotRun:
 
 def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
     """Per recipe, every transfer method of the plan (module table's included) but joint, which trains on
-    Japanese labels, with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
+    Japanese labels, and self-training, whose zero-shot model is its teacher's (copy's), with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
     if not plan.zero_shot:
         return []
     methods = dict.fromkeys([*plan.transfer_methods, *([plan.module_table_method] if plan.module_table_method else [])])
@@ -728,7 +770,7 @@ def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
     for recipe in plan.recipes:
         for method in methods:
             applies = [c for c in ZERO_SHOT_COMBINATIONS if transfer_method_problem(recipe, c, method) is None]
-            if not TRANSFER_METHODS[method].joint and applies:
+            if not (TRANSFER_METHODS[method].joint or TRANSFER_METHODS[method].self_training) and applies:
                 runs.append(ZeroShotRun(method, applies[0], recipe))
     return runs
 
@@ -954,14 +996,21 @@ def _epochs_table(main: list[dict[str, Any]], recipes: list[str], sizes: list[st
 
 
 def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> list[str]:
-    """One recipe's gain of its best (combination, transfer method) over scratch, and transfer at N against scratch at 2N."""
+    """One recipe's gain of its best (combination, transfer method) over scratch, and transfer at N against scratch at 2N.
+
+    Scratch at each size is the best scratch row there: plain, or self-trained where the plan has it.
+    """
     if not best:
         return []
-    scratch = {r["size"]: r["test_f1_mean"] for r in main if r["method"] == "scratch"}
+    scratch: dict[str, float] = {}
+    for r in main:
+        if r["method"] == "scratch":
+            scratch[r["size"]] = max(scratch.get(r["size"], 0.0), r["test_f1_mean"])
     transfer = [r for r in main if _row_key(r) == best]
     best = _key_label(best)
     gains = [f"n={r['size']}: {100 * (r['test_f1_mean'] - scratch[r['size']]):+.1f}" for r in transfer if r["size"] in scratch]
-    lines = ["", f"Gain of {best} over scratch ({recipe}): " + (", ".join(gains) or "no size with both")]
+    baseline = "the best scratch row" if any(r["method"] == "scratch" and r.get("transfer_method", DEFAULT_TRANSFER_METHOD) != DEFAULT_TRANSFER_METHOD for r in main) else "scratch"
+    lines = ["", f"Gain of {best} over {baseline} ({recipe}): " + (", ".join(gains) or "no size with both")]
     doubled = {r["size"]: str(2 * int(r["size"])) for r in transfer if r["size"] != "full"}
     half = [
         f"{best} at n={r['size']} ({100 * r['test_f1_mean']:.1f}) "
@@ -976,7 +1025,7 @@ def _gain_lines(main: list[dict[str, Any]], recipe: str, best: str | None) -> li
 
 def _glance_table(main: list[dict[str, Any]], recipes: list[str]) -> list[str]:
     """Per recipe, scratch test F1 at each size: what the recipe itself is worth, transfer aside."""
-    scratch = [r for r in main if r["method"] == "scratch"]
+    scratch = [r for r in main if r["method"] == "scratch" and r.get("transfer_method", DEFAULT_TRANSFER_METHOD) == DEFAULT_TRANSFER_METHOD]
     if not scratch:
         return []
     sizes = sorted({r["size"] for r in scratch}, key=_size_rank)
@@ -1106,7 +1155,8 @@ def reproduce(
             listed = ", ".join(recipe + (" (code-switched)" if code_switched else "") for recipe, code_switched in to_train)
             print(f"English pretraining on CoNLL-2003 (recipes {listed}) ...", file=sys.stderr)
             # Scratch runs need no source: with jobs to spare they train beside the pretraining, not after it.
-            beside = [run for run in selected or plan_runs(plan) if run.method == "scratch"] if jobs > len(to_train) else []
+            # (Self-trained scratch waits: it builds on the plain scratch run, which may be training beside.)
+            beside = [run for run in selected or plan_runs(plan) if run.method == "scratch" and not run.transfer.self_training] if jobs > len(to_train) else []
             done = _map(_pretrain_source_or_run, [*to_train, *beside], context, jobs)
             context.sources.update(zip(to_train, done[: len(to_train)]))
         if any(run.transfer.word_space for run in transfers):

@@ -97,6 +97,20 @@ class TransferRecord:
 
 
 @dataclass(kw_only=True)
+class SelfTrainingRecord:
+    """A student's teacher and what it tagged (`--unlabeled-data`, training/self_training.py)."""
+
+    teacher: str  # the teacher's folder
+    teacher_validation_f1: float
+    teacher_test_f1: float | None
+    unlabeled_file: str
+    gold_texts: int  # labelled training texts (the teacher's training subset)
+    tagged_texts: int  # unlabelled texts the teacher tagged
+    tagged_entities: int
+    texts_left_out: int  # blank, repeated, or also among the labelled texts
+
+
+@dataclass(kw_only=True)
 class RunRecord:
     """Which `xlner reproduce` run made these results."""
 
@@ -148,6 +162,7 @@ class Results:
     # vocabulary, with a vector, and either ("known").
     vectors: dict[str, Any] | None = None
     code_switched_words: int | None = None  # training word occurrences read as romaji (code-switched English source)
+    self_training: SelfTrainingRecord | None = None  # a student's teacher (`--unlabeled-data`)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -246,5 +261,6 @@ __all__ = [
     "CurvePoint",
     "TransferRecord",
     "RunRecord",
+    "SelfTrainingRecord",
     "from_dict",
 ]

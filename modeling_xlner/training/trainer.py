@@ -405,7 +405,17 @@ def train(
     options: TrainingOptions,
     test_source: str | None = None,
 ) -> Results | None:
-    """`xlner train`: vocabularies and a fresh model from the training data, then `run_training`."""
+    """`xlner train`: vocabularies and a fresh model from the training data, then `run_training`.
+
+    With `options.unlabeled_data`, this run is the teacher of a self-trained student (self_training.py).
+    """
+    if options.unlabeled_data:
+        from .self_training import self_train
+
+        def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+            return train(language, train_file, validation_source, output, stage_options, test_source)
+
+        return self_train(stage, train_source, output_dir, options)
     if options.threads:
         torch.set_num_threads(options.threads)
     set_seed(options.seed)

@@ -220,6 +220,13 @@ def transfer(
     With `transfer_options.zero_shot`, nothing trains: the return is zero_shot.json's record.
     """
     transfer_options = transfer_options or TransferOptions()
+    if options.unlabeled_data and not transfer_options.zero_shot:  # this transfer run is a teacher (self_training.py)
+        from .self_training import self_train
+
+        def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+            return transfer(source, language, train_file, validation_source, output, stage_options, transfer_options, test_source)
+
+        return self_train(stage, train_source, output_dir, options)
     if transfer_options.zero_shot:
         from .zero_shot import zero_shot  # zero_shot builds its model with build_transferred_model
 

@@ -1,0 +1,135 @@
+"""Teacher-student self-training (`--unlabeled-data`): a trained model teaches a second one on unlabelled text.
+
+The run first trains as it would without the option (the teacher, in OUTPUT_DIR/teacher). The teacher
+tags the unlabelled target texts through the pipeline, the one path from text to entities; those texts
+with its entities join the labelled training subset in OUTPUT_DIR/student_train.jsonl, and a second run
+(the student) starts exactly as the teacher did (from scratch, or from the same source modules) and
+trains on that file. This is how cross-lingual NER distils a transferred teacher into a target-language
+student (Wu et al., ACL 2020); here the teacher has also seen the labelled sentences. Validation, early
+stopping and the test score are the student's own, on the usual files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import datasets
+
+from tokenization.tokenization_xlner import XLNerTokenizer
+
+from ..modeling_xlner import XLNerForTokenClassification
+from .data import DataFormatError, is_span_data, load_data
+from .evaluation import tagging_pipeline
+from .options import TrainingOptions
+from .results import Results, SelfTrainingRecord
+from .trainer import take_train_samples
+
+logger = logging.getLogger(__name__)
+
+TEACHER_DIR = "teacher"  # OUTPUT_DIR/teacher: the first run, whose tags the student learns from
+STUDENT_TRAIN_FILE = "student_train.jsonl"  # OUTPUT_DIR/student_train.jsonl: gold subset, then tagged texts
+TEXT_EXTENSIONS = (".txt",)  # one text per line; anything else is read as span JSON(L), its labels unused
+
+# One stage of a run: (training file, output folder, options) -> its results. The teacher and the student
+# are the same stage on different data, so `train` and `transfer` both self-train through this.
+Stage = Callable[[str, Path, TrainingOptions], Results]
+
+
+def read_unlabeled_texts(path: str | Path, skip: set[str] = frozenset()) -> tuple[list[str], int]:
+    """The texts of `path` (a .txt file, one text per line, or span JSON/JSONL whose labels are not read),
+    without blank ones, repeats and those in `skip`; returns (texts, how many were left out)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such unlabelled-data file (--unlabeled-data)")
+    if path.suffix.lower() in TEXT_EXTENSIONS:
+        raw = path.read_text(encoding="utf-8").splitlines()
+    else:
+        raw = _json_texts(path)
+    texts = list(dict.fromkeys(text for text in raw if text.strip() and text not in skip))
+    return texts, len(raw) - len(texts)
+
+
+def _json_texts(path: Path) -> list[str]:
+    """The `text` of every record of a JSONL file (one object per line), checked line by line."""
+    texts = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(path, f"invalid JSON: {error.msg}", line=number) from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataFormatError(path, "expected an object with a string 'text'", line=number)
+        texts.append(record["text"])
+    return texts
+
+
+def pseudo_labels(teacher_dir: str | Path, texts: list[str], batch_size: int = 128) -> list[dict]:
+    """Span records (`{"text", "entities": [{"name", "span", "type"}]}`) of the teacher's entities in `texts`."""
+    model = XLNerForTokenClassification.from_pretrained(teacher_dir)
+    pipe = tagging_pipeline(model, XLNerTokenizer.from_pretrained(teacher_dir))
+    found = pipe(texts, aggregation_strategy="simple", batch_size=batch_size, chunk_size=max(len(texts), 1))
+    return [
+        {"text": text, "entities": [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["entity_group"]} for e in entities]}
+        for text, entities in zip(texts, found)
+    ]
+
+
+def span_records(dataset: datasets.Dataset) -> list[dict]:
+    """A span dataset (as `load_data` gives it) back as span records."""
+    return [
+        {"text": text, "entities": [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["type"]} for e in entities]}
+        for text, entities in zip(dataset["text"], dataset["entities"])
+    ]
+
+
+def write_student_data(path: Path, gold: list[dict], tagged: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in [*gold, *tagged]:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def self_train(stage: Stage, train_source: str, output_dir: str | Path, options: TrainingOptions, teacher_dir: str | Path | None = None) -> Results:
+    """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
+
+    The teacher's training subset (`max_train_samples`, `seed`) is the student's gold part, and its texts
+    are not tagged again. results.json's `self_training` records the teacher and the tagged data.
+    """
+    output_dir = Path(output_dir)
+    gold = take_train_samples(load_data(train_source), options.max_train_samples, options.seed)
+    if not is_span_data(gold):
+        raise ValueError(f"{train_source}: self-training writes the teacher's entities as character spans, so the training data must be span JSON(L), not word data")
+    texts, left_out = read_unlabeled_texts(options.unlabeled_data, skip=set(gold["text"]))
+    if not texts:
+        raise ValueError(f"{options.unlabeled_data}: no unlabelled text besides the training texts: nothing for the teacher to tag")
+    if teacher_dir is None:
+        teacher_dir = output_dir / TEACHER_DIR
+        stage(train_source, teacher_dir, replace(options, unlabeled_data=None))
+    teacher = Results.load(Path(teacher_dir) / "results.json")
+    tagged = pseudo_labels(teacher_dir, texts, options.eval_batch_size)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    student_file = output_dir / STUDENT_TRAIN_FILE
+    write_student_data(student_file, span_records(gold), tagged)
+    logger.info("Self-training: %d gold and %d tagged texts (%d entities) in %s", len(gold), len(tagged), sum(len(r["entities"]) for r in tagged), student_file)
+    results = stage(str(student_file), output_dir, replace(options, unlabeled_data=None, max_train_samples=None))
+    results.self_training = SelfTrainingRecord(
+        teacher=str(teacher_dir),
+        teacher_validation_f1=teacher.validation.f1,
+        teacher_test_f1=teacher.test.f1 if teacher.test else None,
+        unlabeled_file=str(options.unlabeled_data),
+        gold_texts=len(gold),
+        tagged_texts=len(tagged),
+        tagged_entities=sum(len(record["entities"]) for record in tagged),
+        texts_left_out=left_out,
+    )
+    results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
+    results.save(output_dir / "results.json")
+    return results
+
+
+__all__ = ["STUDENT_TRAIN_FILE", "TEACHER_DIR", "pseudo_labels", "read_unlabeled_texts", "self_train", "span_records"]

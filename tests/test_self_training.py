@@ -1,0 +1,187 @@
+"""Teacher-student self-training (modeling_xlner/training/self_training.py): unlabelled texts, the teacher's tags,
+the student's data and start, errors, and the reproduce method."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from modeling_xlner import XLNerConfig, XLNerForTokenClassification, XLNerTokenizer
+from modeling_xlner.cli import main
+from modeling_xlner.training import reproduce as reproduce_module
+from modeling_xlner.training import self_training
+from modeling_xlner.training.data import DataFormatError
+from modeling_xlner.training.options import TrainingOptions
+from modeling_xlner.training.reproduce import Plan, Run, plan_runs
+from modeling_xlner.training.results import Results
+from modeling_xlner.training.self_training import pseudo_labels, read_unlabeled_texts, self_train
+
+from test_reproduce import _method_context, _trained
+from test_training_transfer import JA_RECORDS, write_span_data
+from test_transfer import JA_LABELS, SMALL, english_dir  # noqa: F401 (fixture)
+
+TINY_RUN = ["--epochs", "1", "--batch-size", "2", "--vectors", "none", "--seed", "3"]
+TINY_MODEL = [f"{key}={value}" for key, value in SMALL.items()]
+
+
+def forced_teacher(directory: Path, label: str) -> Path:
+    """A tiny Japanese softmax model that tags every word `label`: its head is zero but for that label's bias."""
+    texts = [text for text, _ in JA_RECORDS]
+    tokenizer = XLNerTokenizer.from_corpus(texts, language="ja")
+    config = XLNerConfig(
+        word_vocab_size=tokenizer.vocab_size, bigram_vocab_size=tokenizer.bigram_vocab_size, use_crf=False,
+        pos_vocab_size=tokenizer.pos_vocab_size, id2label=dict(enumerate(JA_LABELS)), language="ja", **SMALL,
+    )  # fmt: skip
+    model = XLNerForTokenClassification(config)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.head.bias[config.label2id[label]] = 10.0
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_a_teacher_that_tags_every_word_as_a_name_tiles_each_text_with_names(tmp_path):
+    teacher = forced_teacher(tmp_path / "names", "B-人名")
+    texts = ["佐藤さんは大阪へ行った。", "New York と 京都"]
+    for text, record in zip(texts, pseudo_labels(teacher, texts)):
+        entities = record["entities"]
+        assert record["text"] == text and entities
+        assert all(e["type"] == "人名" and e["name"] == text[e["span"][0] : e["span"][1]] for e in entities)
+        # One entity per word, in order, together covering every character but the spaces.
+        assert all(a["span"][1] <= b["span"][0] for a, b in zip(entities, entities[1:]))
+        assert "".join(e["name"] for e in entities) == text.replace(" ", "")
+
+
+def test_a_teacher_that_tags_everything_outside_gives_texts_without_entities(tmp_path):
+    teacher = forced_teacher(tmp_path / "outside", "O")
+    assert pseudo_labels(teacher, ["佐藤さんは大阪へ行った。", "京都"]) == [
+        {"text": "佐藤さんは大阪へ行った。", "entities": []}, {"text": "京都", "entities": []},
+    ]  # fmt: skip
+
+
+def test_unlabelled_texts_from_text_and_json_lines_without_blanks_repeats_or_training_texts(tmp_path):
+    plain = tmp_path / "texts.txt"
+    plain.write_text("東京は晴れ。\n\n大阪は雨。\n東京は晴れ。\n学習文。\n", encoding="utf-8")
+    assert read_unlabeled_texts(plain, skip={"学習文。"}) == (["東京は晴れ。", "大阪は雨。"], 3)
+    lines = tmp_path / "texts.jsonl"
+    lines.write_text(
+        '{"text": "京都", "entities": [{"name": "京都", "span": [0, 2], "type": "地名"}]}\n\n{"text": "奈良"}\n', encoding="utf-8"
+    )
+    assert read_unlabeled_texts(lines) == (["京都", "奈良"], 0)  # labels are not read
+
+
+def test_bad_unlabelled_files_name_the_file_and_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        read_unlabeled_texts(tmp_path / "missing.txt")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "京都"}\n{"text": \n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad.jsonl, line 2: invalid JSON"):
+        read_unlabeled_texts(bad)
+    bad.write_text('{"text": "京都"}\n\n{"title": "奈良"}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad.jsonl, line 3: expected an object with a string 'text'"):
+        read_unlabeled_texts(bad)
+
+
+def test_self_training_refuses_word_data_and_nothing_to_tag(tmp_path):
+    conll = tmp_path / "train.txt"
+    conll.write_text("Tokyo B-LOC\n\nSony B-ORG\n", encoding="utf-8")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("京都\n", encoding="utf-8")
+    never = lambda *args: pytest.fail("no stage may run")  # noqa: E731
+    with pytest.raises(ValueError, match="train.txt: self-training .* must be span JSON"):
+        self_train(never, str(conll), tmp_path / "out", TrainingOptions(unlabeled_data=str(texts)))
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    (tmp_path / "same.txt").write_text("\n".join(text for text, _ in JA_RECORDS) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="same.txt: no unlabelled text besides the training texts"):
+        self_train(never, train, tmp_path / "out", TrainingOptions(unlabeled_data=str(tmp_path / "same.txt")))
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_xlner_train_with_unlabelled_data_trains_a_teacher_then_a_student_on_gold_and_tags(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    gold_by_text = {record["text"]: record for record in _records(Path(train))}
+    # The training file itself as the unlabelled data, as `xlner reproduce` does: the two texts outside the
+    # seeded subset of 2 are tagged, the subset's are not, and a new text is tagged too.
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text(Path(train).read_text(encoding="utf-8") + '{"text": "鈴木一郎は京都に住む。"}\n', encoding="utf-8")
+    output = tmp_path / "student"
+    main([
+        "train", "--lang", "ja", "--train", train, "--validation", train, "--test", train, "--output-dir", str(output),
+        "--max-train-samples", "2", "--unlabeled-data", str(unlabeled), *TINY_RUN, "--set", *TINY_MODEL,
+    ])  # fmt: skip
+    teacher = Results.load(output / "teacher" / "results.json")
+    assert teacher.data.train_sentences == 2 and teacher.self_training is None
+    records = _records(output / "student_train.jsonl")
+    gold, tagged = records[:2], records[2:]
+    assert all(record == {"text": r["text"], "entities": gold_by_text[r["text"]]["entities"]} for r, record in zip(gold, gold))
+    assert {r["text"] for r in tagged} == set(gold_by_text) - {r["text"] for r in gold} | {"鈴木一郎は京都に住む。"}
+    assert all(e["name"] == r["text"][e["span"][0] : e["span"][1]] for r in tagged for e in r["entities"])
+    student = Results.load(output / "results.json")
+    record = student.self_training
+    assert student.data.train_sentences == 5 and (record.gold_texts, record.tagged_texts, record.texts_left_out) == (2, 3, 2)
+    assert record.tagged_entities == sum(len(r["entities"]) for r in tagged)
+    assert record.teacher == str(output / "teacher") and record.teacher_test_f1 == teacher.test.f1
+    assert student.options["unlabeled_data"] == str(unlabeled) and student.options["max_train_samples"] == 2
+
+
+def test_a_transferred_student_starts_from_the_source_as_its_teacher_did(english_dir, tmp_path):  # noqa: F811
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
+    output = tmp_path / "student"
+    main([
+        "transfer", "--source", str(english_dir), "--modules", "char,classifier", "--shared-bigrams", "--lang", "ja",
+        "--train", train, "--validation", train, "--output-dir", str(output), "--unlabeled-data", str(texts), *TINY_RUN,
+    ])  # fmt: skip
+    teacher, student = Results.load(output / "teacher" / "results.json"), Results.load(output / "results.json")
+    for record in (teacher.transfer, student.transfer):
+        assert record.source == str(english_dir) and record.modules == ["char", "context", "head"]
+    assert student.transfer.rows_copied["head"] == teacher.transfer.rows_copied["head"]
+    assert student.data.train_sentences == len(JA_RECORDS) + 2 and student.self_training.tagged_texts == 2
+
+
+def test_reproduce_self_training_reuses_its_teacher_run_and_tags_the_training_split(tmp_path, monkeypatch):
+    import modeling_xlner.training.transfer as training
+
+    transfers, students = [], []
+
+    def fake_transfer(source, language, train, validation, output, options, transfer_options, test):
+        transfers.append(Path(output))
+        Path(output).mkdir(parents=True)
+        return Results.from_dict(_trained(0.6, 0.6))
+
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None):
+        students.append((train_source, Path(output_dir), options.unlabeled_data, Path(teacher_dir)))
+        Path(output_dir).mkdir(parents=True)
+        return Results.from_dict(_trained(0.7, 0.7))
+
+    monkeypatch.setattr(training, "transfer", fake_transfer)
+    monkeypatch.setattr(self_training, "self_train", fake_self_train)
+    run = Run("char+classifier", 250, 2, transfer_method="self-training")
+    assert reproduce_module.teacher_stage(run) == Run("char+classifier", 250, 2)
+    assert reproduce_module.teacher_stage(Run("scratch", 250, 2, transfer_method="self-training")) == Run("scratch", 250, 2)
+    context = _method_context(tmp_path)
+    results = reproduce_module._run_one(run, context)
+    teacher_dir = tmp_path / "runs" / "char+classifier__n250__seed2"
+    assert transfers == [teacher_dir]  # the teacher is the plain copy run, trained first
+    assert students == [(context.data["ja"]["train"], tmp_path / "runs" / run.name, context.data["ja"]["train"], teacher_dir)]
+    assert results.run.transfer_method == "self-training"
+
+
+def test_self_training_runs_for_scratch_too_and_after_the_rest():
+    assert Run.from_name("scratch__n250__seed1__self-training") == Run("scratch", 250, 1, transfer_method="self-training")
+    with pytest.raises(ValueError, match="a scratch run transfers nothing"):
+        Run.from_name("scratch__n250__seed1__joint")
+    plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("copy", "self-training"), full_set=False, ablation_size=None)
+    assert [run.name for run in plan_runs(plan)] == [
+        "scratch__n250__seed1", "scratch__n250__seed1__self-training", "char+classifier__n250__seed1",
+        "char+classifier__n250__seed1__self-training",
+    ]  # fmt: skip
