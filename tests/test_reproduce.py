@@ -589,13 +589,13 @@ def test_report_lists_sources_per_recipe_and_notes_runs_without_early_stopping(t
 ENGLISH_FILES = {"train": "en/train.txt", "validation": "en/valid.txt", "test": "en/test.txt"}
 # Recipes without pretrained vectors, on which the word-space methods do not run.
 NO_VECTORS = ("paper", "no-vectors")
-WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows")
+WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows", "translated-rows+self-training")
 
 
 def test_transfer_methods_are_the_benchmarks():
     assert list(TRANSFER_METHODS) == [
         "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "joint+finetune",
-        "translated-rows", "self-training",
+        "translated-rows", "self-training", "translated-rows+self-training",
     ]  # fmt: skip
     assert set(TRANSFER_METHOD_HELP) == set(TRANSFER_METHODS) and reproduce_module.DEFAULT_TRANSFER_METHOD == "copy"
     assert reproduce_module.CODE_SWITCH_RATE == 0.3
@@ -1037,10 +1037,12 @@ def test_zero_shot_runs_take_each_method_with_its_widest_classifier_combination(
     plan = replace(Plan(), transfer_methods=tuple(TRANSFER_METHODS), zero_shot=True)
     # By hand, from the rules: joint trains on Japanese labels (never zero-shot); the paper's recipe has no
     # vectors, so no map and a plain copy of word; under best every method without the map stops at char+classifier.
+    # A self-training method's zero-shot run is a student of its zero-shot teacher, so it has a row of its own.
     assert [(z.recipe, z.transfer_method, z.combination) for z in zero_shot_runs(plan)] == [
-        ("paper", "copy", "all"), ("paper", "code-switch", "all"),
+        ("paper", "copy", "all"), ("paper", "code-switch", "all"), ("paper", "self-training", "all"),
         ("best", "copy", "char+classifier"), ("best", "shared-space", "all"), ("best", "shared-space+shapes", "all"),
         ("best", "code-switch", "char+classifier"), ("best", "code-switch+space+shapes", "all"), ("best", "translated-rows", "all"),
+        ("best", "self-training", "char+classifier"), ("best", "translated-rows+self-training", "all"),
     ]  # fmt: skip
     assert [z.name for z in zero_shot_runs(replace(plan, recipes=("paper",), transfer_methods=("copy", "code-switch", "joint")))] == ["copy__paper", "code-switch__paper"]
 

@@ -185,3 +185,34 @@ def test_self_training_runs_for_scratch_too_and_after_the_rest():
         "scratch__n250__seed1", "scratch__n250__seed1__self-training", "char+classifier__n250__seed1",
         "char+classifier__n250__seed1__self-training",
     ]  # fmt: skip
+
+
+def test_a_zero_shot_student_learns_the_teachers_tags_without_a_target_label(tmp_path):
+    from modeling_xlner.training.options import TransferOptions
+    from modeling_xlner.training.transfer import transfer
+    from test_joint import save_english_model
+
+    source = save_english_model(tmp_path / "en", crf=True)
+    model = XLNerForTokenClassification.from_pretrained(source)
+    with torch.no_grad():  # spread the random head's scores, so that the teacher tags some entities
+        model.head.weight.mul_(20.0)
+    model.save_pretrained(source)
+    # Labels the zero-shot runs must never read: a type no label map knows would fail the student.
+    train = write_span_data(tmp_path / "train.jsonl", [(text, [(text[:2], "未知の型")]) for text, _ in JA_RECORDS])
+    test = write_span_data(tmp_path / "test.jsonl", JA_RECORDS)
+    options = TrainingOptions(unlabeled_data=train, vectors=None, epochs=1, batch_size=2, seed=1)
+    record = transfer(
+        str(source), "ja", train, train, tmp_path / "out", options,
+        TransferOptions(modules="char,classifier", shared_bigrams=True, zero_shot=True), test,
+    )  # fmt: skip
+    tagged = _records(tmp_path / "out" / "student_train.jsonl")
+    assert [r["text"] for r in tagged] == [text for text, _ in JA_RECORDS]  # every text, tagged by the teacher
+    assert {e["type"] for r in tagged for e in r["entities"]} <= {"PER", "LOC", "ORG", "MISC"}
+    assert record["self_training"]["tagged_entities"] == sum(len(r["entities"]) for r in tagged) > 0
+    teacher = json.loads((tmp_path / "out" / "teacher" / "zero_shot.json").read_text(encoding="utf-8"))
+    assert record["teacher"]["test"] == teacher["test"] and "self_training" not in teacher
+    saved = json.loads((tmp_path / "out" / "zero_shot.json").read_text(encoding="utf-8"))
+    assert saved["test"] == record["test"] and saved["type_map"]["人名"] == "PER"
+    student = XLNerForTokenClassification.from_pretrained(tmp_path / "out").config
+    assert {label.split("-", 1)[-1] for label in student.id2label.values()} <= {"O", "PER", "LOC", "ORG", "MISC"}
+    assert Results.load(tmp_path / "out" / "results.json").transfer.source == str(source)

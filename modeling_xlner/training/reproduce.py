@@ -116,6 +116,7 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "joint+finetune": TransferMethod(joint=True, joint_finetune=True),
     "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
     "self-training": TransferMethod(self_training=True),
+    "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
 SCRATCH_METHODS = ("self-training",)
@@ -131,7 +132,9 @@ TRANSFER_METHOD_HELP = {
     "joint+finetune": "joint (its run of the same combination, size and seed), then Japanese-only fine-tuning of all its modules",
     "translated-rows": "shared-space+shapes, and dictionary words start from their English translation's row (ロンドン from london)",
     "self-training": "copy (its run of the same combination, size and seed) tags the rest of the training split; a student copied "
-    "the same way trains on both (scratch too: scratch__...__self-training)",
+    "the same way trains on both (scratch too: scratch__...__self-training); zero-shot: the teacher is the zero-shot model, "
+    "and the student learns its tags of the training texts alone",
+    "translated-rows+self-training": "self-training with translated-rows as the teacher and the student",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -762,7 +765,7 @@ class ZeroShotRun:
 
 def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
     """Per recipe, every transfer method of the plan (module table's included) but joint, which trains on
-    Japanese labels, and self-training, whose zero-shot model is its teacher's (copy's), with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
+    Japanese labels, with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
     if not plan.zero_shot:
         return []
     methods = dict.fromkeys([*plan.transfer_methods, *([plan.module_table_method] if plan.module_table_method else [])])
@@ -770,7 +773,7 @@ def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
     for recipe in plan.recipes:
         for method in methods:
             applies = [c for c in ZERO_SHOT_COMBINATIONS if transfer_method_problem(recipe, c, method) is None]
-            if not (TRANSFER_METHODS[method].joint or TRANSFER_METHODS[method].self_training) and applies:
+            if not TRANSFER_METHODS[method].joint and applies:
                 runs.append(ZeroShotRun(method, applies[0], recipe))
     return runs
 
@@ -784,8 +787,11 @@ def _zero_shot_one(run: ZeroShotRun, context: Context) -> dict[str, Any]:
     done = output / ZERO_SHOT_FILE
     if not done.exists():
         source, transfer_options = transfer_setup(run.as_run(), context)
-        options = recipe_options(run.recipe, seed=1, threads=context.threads, model_config=context.plan.model_config)
         files = context.data["ja"]
+        options = recipe_options(
+            run.recipe, seed=1, threads=context.threads, model_config=context.plan.model_config,
+            unlabeled_data=files["train"] if run.as_run().transfer.self_training else None,
+        )  # fmt: skip
         started = time.perf_counter()
         record = transfer(
             source, "ja", files["train"], files["validation"], output, options, replace(transfer_options, zero_shot=True), files["test"]

@@ -32,11 +32,14 @@ logger = logging.getLogger(__name__)
 
 TEACHER_DIR = "teacher"  # OUTPUT_DIR/teacher: the first run, whose tags the student learns from
 STUDENT_TRAIN_FILE = "student_train.jsonl"  # OUTPUT_DIR/student_train.jsonl: gold subset, then tagged texts
+STUDENT_VALIDATION_FILE = "student_validation.jsonl"  # zero-shot: the validation texts as the teacher tags them
 TEXT_EXTENSIONS = (".txt",)  # one text per line; anything else is read as span JSON(L), its labels unused
 
 # One stage of a run: (training file, output folder, options) -> its results. The teacher and the student
 # are the same stage on different data, so `train` and `transfer` both self-train through this.
 Stage = Callable[[str, Path, TrainingOptions], Results]
+# Zero-shot's student stage also takes its validation file (the validation texts as the teacher tags them).
+ValidatedStage = Callable[[str, Path, TrainingOptions, str], Results]
 
 
 def read_unlabeled_texts(path: str | Path, skip: set[str] = frozenset()) -> tuple[list[str], int]:
@@ -132,4 +135,45 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     return results
 
 
-__all__ = ["STUDENT_TRAIN_FILE", "TEACHER_DIR", "pseudo_labels", "read_unlabeled_texts", "self_train", "span_records"]
+def zero_shot_self_train(
+    teach: Callable[[Path], dict], stage: ValidatedStage, validation_source: str, test_source: str, output_dir: str | Path,
+    options: TrainingOptions, type_map: dict[str, str],
+) -> dict:
+    """Zero-shot self-training: no target labels at any step. `teach(folder)` builds and saves the zero-shot model
+    (the teacher) and returns its record; the teacher tags the unlabelled texts and the validation texts (their
+    labels unused), and the student trains on the first and stops early on the second. Returns zero_shot.json's
+    record for the student, its test set scored with the types collapsed through `type_map`, the teacher's beside it.
+    """
+    from .evaluation import headline, score_split
+    from .zero_shot import collapse_types
+
+    output_dir = Path(output_dir)
+    texts, left_out = read_unlabeled_texts(options.unlabeled_data)
+    teacher_dir = output_dir / TEACHER_DIR
+    teacher = teach(teacher_dir)
+    tagged = pseudo_labels(teacher_dir, texts, options.eval_batch_size)
+    validation_texts, _ = read_unlabeled_texts(validation_source)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    student_file, validation_file = output_dir / STUDENT_TRAIN_FILE, output_dir / STUDENT_VALIDATION_FILE
+    write_student_data(student_file, [], tagged)
+    write_student_data(validation_file, [], pseudo_labels(teacher_dir, validation_texts, options.eval_batch_size))
+    student_options = replace(options, unlabeled_data=None, max_train_samples=None)
+    results = stage(str(student_file), output_dir, student_options, str(validation_file))
+    model = XLNerForTokenClassification.from_pretrained(output_dir)
+    scores = score_split(tagging_pipeline(model, XLNerTokenizer.from_pretrained(output_dir)), collapse_types(load_data(test_source), type_map))
+    return {
+        **teacher,
+        "test": headline(scores) | {"per_type": scores.get("per_type")},
+        "teacher": {"output_dir": str(teacher_dir), "test": teacher["test"]},
+        "self_training": {
+            "unlabeled_file": str(options.unlabeled_data), "tagged_texts": len(tagged), "texts_left_out": left_out,
+            "tagged_entities": sum(len(record["entities"]) for record in tagged), "best_epoch": results.best_epoch,
+            "student_validation_f1_against_teacher": results.validation.f1,
+        },
+    }  # fmt: skip
+
+
+__all__ = [
+    "STUDENT_TRAIN_FILE", "STUDENT_VALIDATION_FILE", "TEACHER_DIR", "pseudo_labels", "read_unlabeled_texts", "self_train",
+    "span_records", "zero_shot_self_train",
+]  # fmt: skip

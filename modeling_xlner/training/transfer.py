@@ -230,7 +230,7 @@ def transfer(
     if transfer_options.zero_shot:
         from .zero_shot import zero_shot  # zero_shot builds its model with build_transferred_model
 
-        return zero_shot(source, language, train_source, test_source, output_dir, options, transfer_options)
+        return zero_shot(source, language, train_source, test_source, output_dir, options, transfer_options, validation_source)
     if transfer_options.joint_finetune:
         joint_dir = Path(output_dir) / JOINT_STAGE_DIR
         joint_options = replace(transfer_options, joint_finetune=False)

@@ -64,12 +64,20 @@ def zero_shot(
     output_dir: str | Path,
     options: TrainingOptions,
     transfer_options: TransferOptions,
+    validation_source: str | None = None,
 ) -> dict[str, Any]:
-    """Copy the modules of `source` behind a `language` tokenizer, score the collapsed test set, save both."""
+    """Copy the modules of `source` behind a `language` tokenizer, score the collapsed test set, save both.
+
+    With `options.unlabeled_data`, that model is the teacher (in OUTPUT_DIR/teacher) of a student trained on
+    its tags of those texts, still without a target label (self_training.py); the folder holds the student.
+    """
     if test_source is None:
         raise ValueError("--zero-shot scores the test set: give --test")
     if "head" not in resolve_modules(transfer_options.modules):
         raise ValueError("--zero-shot tags with the source's head: transfer `head` (or `classifier`)")
+    type_map = read_label_map(transfer_options.label_map) or DEFAULT_LABEL_MAP
+    if options.unlabeled_data:
+        return _self_trained(source, language, train_source, validation_source, test_source, output_dir, options, transfer_options, type_map)
     if options.threads:
         torch.set_num_threads(options.threads)
     set_seed(options.seed)
@@ -80,7 +88,6 @@ def zero_shot(
     options = replace(options, part_of_speech=options.part_of_speech and source_has_pos)
     model, tokenizer, _ = build_transferred_model(source, texts, language, options, transfer_options, keep_source_labels=True)
     model.eval()
-    type_map = read_label_map(transfer_options.label_map) or DEFAULT_LABEL_MAP
     test = collapse_types(load_data(test_source), type_map)
     scores = score_split(tagging_pipeline(model, tokenizer), test)
     record = {
@@ -98,6 +105,31 @@ def zero_shot(
     tokenizer.save_pretrained(output_dir)
     (output_dir / ZERO_SHOT_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     logger.info("Zero-shot test F1 (types collapsed): %.4f", scores["f1"])
+    return record
+
+
+def _self_trained(
+    source: str, language: str, train_source: str, validation_source: str | None, test_source: str, output_dir: str | Path,
+    options: TrainingOptions, transfer_options: TransferOptions, type_map: Mapping[str, str],
+) -> dict[str, Any]:
+    """`zero_shot` with a student (`zero_shot_self_train`): the teacher is this function's model without it."""
+    from .self_training import zero_shot_self_train
+    from .transfer import transfer
+
+    if validation_source is None:
+        raise ValueError("--zero-shot with --unlabeled-data stops the student early on the validation texts: give --validation")
+    teacher_options = replace(options, unlabeled_data=None)
+    student_options = replace(transfer_options, zero_shot=False)
+
+    def teach(folder: Path) -> dict[str, Any]:
+        return zero_shot(source, language, train_source, test_source, folder, teacher_options, transfer_options)
+
+    def stage(train_file: str, output: Path, stage_options: TrainingOptions, validation_file: str) -> Any:
+        return transfer(source, language, train_file, validation_file, output, stage_options, student_options)
+
+    record = zero_shot_self_train(teach, stage, validation_source, test_source, output_dir, options, dict(type_map))
+    (Path(output_dir) / ZERO_SHOT_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    logger.info("Zero-shot test F1 (types collapsed) of the self-trained student: %.4f (its teacher: %.4f)", record["test"]["f1"], record["teacher"]["test"]["f1"])
     return record
 
 
