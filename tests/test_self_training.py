@@ -76,7 +76,7 @@ def test_unlabelled_texts_from_text_and_json_lines_without_blanks_repeats_or_tra
 
 
 def test_bad_unlabelled_files_name_the_file_and_line(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.txt"):
+    with pytest.raises(FileNotFoundError, match="missing.txt: no such data file"):
         read_unlabeled_texts(tmp_path / "missing.txt")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "京都"}\n{"text": \n', encoding="utf-8")

@@ -216,6 +216,26 @@ def _json_records(path: Path) -> Iterator[tuple[dict[str, int], Any]]:
         yield {"line": number}, record
 
 
+def read_texts(path: str | Path) -> list[str]:
+    """The texts of a file, labels unread: a .txt file's lines, or the ``text`` of each record of a span JSON(L) file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        DataFormatError: invalid JSON, or a record without a string ``text`` (naming its line or record).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such data file")
+    if path.suffix.lower() == ".txt":
+        return [text for _, text in _numbered_lines(path)]
+    texts = []
+    for location, record in _json_records(path):
+        if not isinstance(record, Mapping) or not isinstance(record.get("text"), str):
+            raise DataFormatError(path, "expected an object with a string 'text'", **location)
+        texts.append(record["text"])
+    return texts
+
+
 def _check_entity(
     path: Path, location: Mapping[str, int], text: str, entity: Any, position: int
 ) -> dict[str, Any]:

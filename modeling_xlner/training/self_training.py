@@ -22,7 +22,7 @@ import datasets
 from tokenization.tokenization_xlner import XLNerTokenizer
 
 from ..modeling_xlner import XLNerForTokenClassification
-from .data import DataFormatError, is_span_data, load_data
+from .data import is_span_data, load_data, read_texts
 from .evaluation import tagging_pipeline
 from .options import TrainingOptions
 from .results import Results, SelfTrainingRecord
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 TEACHER_DIR = "teacher"  # OUTPUT_DIR/teacher: the first run, whose tags the student learns from
 STUDENT_TRAIN_FILE = "student_train.jsonl"  # OUTPUT_DIR/student_train.jsonl: gold subset, then tagged texts
 STUDENT_VALIDATION_FILE = "student_validation.jsonl"  # zero-shot: the validation texts as the teacher tags them
-TEXT_EXTENSIONS = (".txt",)  # one text per line; anything else is read as span JSON(L), its labels unused
 
 # One stage of a run: (training file, output folder, options) -> its results. The teacher and the student
 # are the same stage on different data, so `train` and `transfer` both self-train through this.
@@ -43,33 +42,11 @@ ValidatedStage = Callable[[str, Path, TrainingOptions, str], Results]
 
 
 def read_unlabeled_texts(path: str | Path, skip: set[str] = frozenset()) -> tuple[list[str], int]:
-    """The texts of `path` (a .txt file, one text per line, or span JSON/JSONL whose labels are not read),
-    without blank ones, repeats and those in `skip`; returns (texts, how many were left out)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such unlabelled-data file (--unlabeled-data)")
-    if path.suffix.lower() in TEXT_EXTENSIONS:
-        raw = path.read_text(encoding="utf-8").splitlines()
-    else:
-        raw = _json_texts(path)
+    """The texts of `path` (a .txt file, one text per line, or span JSON(L) whose labels are not read), without
+    blank ones, repeats and those in `skip`; returns (texts, how many were left out)."""
+    raw = read_texts(path)
     texts = list(dict.fromkeys(text for text in raw if text.strip() and text not in skip))
     return texts, len(raw) - len(texts)
-
-
-def _json_texts(path: Path) -> list[str]:
-    """The `text` of every record of a JSONL file (one object per line), checked line by line."""
-    texts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(path, f"invalid JSON: {error.msg}", line=number) from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataFormatError(path, "expected an object with a string 'text'", line=number)
-        texts.append(record["text"])
-    return texts
 
 
 def pseudo_labels(teacher_dir: str | Path, texts: list[str], batch_size: int = 128) -> list[dict]:
