@@ -216,3 +216,21 @@ def test_a_zero_shot_student_learns_the_teachers_tags_without_a_target_label(tmp
     student = XLNerForTokenClassification.from_pretrained(tmp_path / "out").config
     assert {label.split("-", 1)[-1] for label in student.id2label.values()} <= {"O", "PER", "LOC", "ORG", "MISC"}
     assert Results.load(tmp_path / "out" / "results.json").transfer.source == str(source)
+
+
+def test_a_second_round_student_learns_from_the_first_student(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    output = tmp_path / "student"
+    main([
+        "train", "--lang", "ja", "--train", train, "--validation", train, "--output-dir", str(output),
+        "--unlabeled-data", str(texts), "--self-training-rounds", "2", *TINY_RUN, "--set", *TINY_MODEL,
+    ])  # fmt: skip
+    first, last = Results.load(output / "student-1" / "results.json"), Results.load(output / "results.json")
+    assert (first.self_training.round, first.self_training.teacher) == (1, str(output / "teacher"))
+    assert (last.self_training.round, last.self_training.teacher) == (2, str(output / "student-1"))
+    assert last.self_training.teacher_validation_f1 == first.validation.f1
+    assert _records(output / "student_train.jsonl")[:4] == _records(output / "student-1" / "student_train.jsonl")[:4]  # same gold
+    with pytest.raises(ValueError, match="self_training_rounds must be 1 or more, got 0"):
+        TrainingOptions(self_training_rounds=0)

@@ -74,6 +74,10 @@ class TrainingOptions:
             "trains on the labelled data and those tags (texts of the training data are not tagged)"
         ),
     )
+    self_training_rounds: int = field(
+        default=1,
+        metadata=_help("with --unlabeled-data: students in a row, each taught by the one before (OUTPUT_DIR/student-N; the last in OUTPUT_DIR)"),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
@@ -99,6 +103,8 @@ class TrainingOptions:
             self.patience = None
         if self.vectors is not None and self.vectors.lower() == "none":
             self.vectors = None
+        if self.self_training_rounds < 1:
+            raise ValueError(f"self_training_rounds must be 1 or more, got {self.self_training_rounds}")
         if not 0.0 <= self.code_switch_rate <= 1.0:
             raise ValueError(f"code_switch_rate must be between 0 and 1, got {self.code_switch_rate}")
 

@@ -108,6 +108,7 @@ class SelfTrainingRecord:
     tagged_texts: int  # unlabelled texts the teacher tagged
     tagged_entities: int
     texts_left_out: int  # blank, repeated, or also among the labelled texts
+    round: int = 1  # students in a row (`self_training_rounds`): the first learns from the trained teacher
 
 
 @dataclass(kw_only=True)

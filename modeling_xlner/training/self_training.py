@@ -78,7 +78,8 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
 
     The teacher's training subset (`max_train_samples`, `seed`) is the student's gold part, and its texts
-    are not tagged again. results.json's `self_training` records the teacher and the tagged data.
+    are not tagged again. With `self_training_rounds` R > 1, student r (in OUTPUT_DIR/student-r) teaches
+    student r + 1, and the last one is OUTPUT_DIR's. Each student's results.json `self_training` records its teacher.
     """
     output_dir = Path(output_dir)
     gold = take_train_samples(load_data(train_source), options.max_train_samples, options.seed)
@@ -90,12 +91,26 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     if teacher_dir is None:
         teacher_dir = output_dir / TEACHER_DIR
         stage(train_source, teacher_dir, replace(options, unlabeled_data=None))
-    teacher = Results.load(Path(teacher_dir) / "results.json")
+    rounds = options.self_training_rounds
+    for round_number in range(1, rounds + 1):
+        student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
+        results = _train_student(stage, span_records(gold), texts, Path(teacher_dir), student_dir, options)
+        results.self_training.round = round_number
+        results.self_training.texts_left_out = left_out
+        results.save(student_dir / "results.json")
+        teacher_dir = student_dir
+    return results
+
+
+def _train_student(stage: Stage, gold: list[dict], texts: list[str], teacher_dir: Path, output_dir: Path, options: TrainingOptions) -> Results:
+    """One student: `teacher_dir`'s model tags `texts`, and `stage` trains on `gold` and those tags into `output_dir`."""
+    teacher = Results.load(teacher_dir / "results.json")
     tagged = pseudo_labels(teacher_dir, texts, options.eval_batch_size)
     output_dir.mkdir(parents=True, exist_ok=True)
     student_file = output_dir / STUDENT_TRAIN_FILE
-    write_student_data(student_file, span_records(gold), tagged)
-    logger.info("Self-training: %d gold and %d tagged texts (%d entities) in %s", len(gold), len(tagged), sum(len(r["entities"]) for r in tagged), student_file)
+    write_student_data(student_file, gold, tagged)
+    entities = sum(len(record["entities"]) for record in tagged)
+    logger.info("Self-training: %d gold and %d tagged texts (%d entities) in %s", len(gold), len(tagged), entities, student_file)
     results = stage(str(student_file), output_dir, replace(options, unlabeled_data=None, max_train_samples=None))
     results.self_training = SelfTrainingRecord(
         teacher=str(teacher_dir),
@@ -104,11 +119,10 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
         unlabeled_file=str(options.unlabeled_data),
         gold_texts=len(gold),
         tagged_texts=len(tagged),
-        tagged_entities=sum(len(record["entities"]) for record in tagged),
-        texts_left_out=left_out,
+        tagged_entities=entities,
+        texts_left_out=0,
     )
     results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
-    results.save(output_dir / "results.json")
     return results
 
 
