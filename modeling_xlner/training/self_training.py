@@ -23,10 +23,11 @@ from tokenization.tokenization_xlner import XLNerTokenizer
 
 from ..modeling_xlner import XLNerForTokenClassification
 from .data import is_span_data, load_data, read_texts
-from .evaluation import tagging_pipeline
+from .evaluation import headline, score_split, tagging_pipeline
 from .options import TrainingOptions
 from .results import Results, SelfTrainingRecord
 from .trainer import take_train_samples
+from .zero_shot import collapse_types
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +55,19 @@ def pseudo_labels(teacher_dir: str | Path, texts: list[str], batch_size: int = 1
     model = XLNerForTokenClassification.from_pretrained(teacher_dir)
     pipe = tagging_pipeline(model, XLNerTokenizer.from_pretrained(teacher_dir))
     found = pipe(texts, aggregation_strategy="simple", batch_size=batch_size, chunk_size=max(len(texts), 1))
-    return [
-        {"text": text, "entities": [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["entity_group"]} for e in entities]}
-        for text, entities in zip(texts, found)
-    ]
+    return [_span_record(text, [(e["start"], e["end"], e["entity_group"]) for e in entities]) for text, entities in zip(texts, found)]
 
 
 def span_records(dataset: datasets.Dataset) -> list[dict]:
     """A span dataset (as `load_data` gives it) back as span records."""
     return [
-        {"text": text, "entities": [{"name": text[e["start"] : e["end"]], "span": [e["start"], e["end"]], "type": e["type"]} for e in entities]}
+        _span_record(text, [(e["start"], e["end"], e["type"]) for e in entities])
         for text, entities in zip(dataset["text"], dataset["entities"])
     ]
+
+
+def _span_record(text: str, spans: list[tuple[int, int, str]]) -> dict:
+    return {"text": text, "entities": [{"name": text[start:end], "span": [start, end], "type": kind} for start, end, kind in spans]}
 
 
 def write_student_data(path: Path, gold: list[dict], tagged: list[dict]) -> None:
@@ -95,15 +97,15 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     for round_number in range(1, rounds + 1):
         student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
         results = _train_student(stage, span_records(gold), texts, Path(teacher_dir), student_dir, options)
-        results.self_training.round = round_number
-        results.self_training.texts_left_out = left_out
+        results.self_training.round, results.self_training.texts_left_out = round_number, left_out
         results.save(student_dir / "results.json")
         teacher_dir = student_dir
     return results
 
 
 def _train_student(stage: Stage, gold: list[dict], texts: list[str], teacher_dir: Path, output_dir: Path, options: TrainingOptions) -> Results:
-    """One student: `teacher_dir`'s model tags `texts`, and `stage` trains on `gold` and those tags into `output_dir`."""
+    """One student: `teacher_dir`'s model tags `texts`, and `stage` trains on `gold` and those tags into `output_dir`
+    (results.json is saved by `self_train`, once its record is complete)."""
     teacher = Results.load(teacher_dir / "results.json")
     tagged = pseudo_labels(teacher_dir, texts, options.eval_batch_size)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +122,7 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teacher_dir
         gold_texts=len(gold),
         tagged_texts=len(tagged),
         tagged_entities=entities,
-        texts_left_out=0,
+        texts_left_out=0,  # set by `self_train`, which read the unlabelled file
     )
     results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
     return results
@@ -135,9 +137,6 @@ def zero_shot_self_train(
     labels unused), and the student trains on the first and stops early on the second. Returns zero_shot.json's
     record for the student, its test set scored with the types collapsed through `type_map`, the teacher's beside it.
     """
-    from .evaluation import headline, score_split
-    from .zero_shot import collapse_types
-
     output_dir = Path(output_dir)
     texts, left_out = read_unlabeled_texts(options.unlabeled_data)
     teacher_dir = output_dir / TEACHER_DIR
