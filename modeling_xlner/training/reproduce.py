@@ -17,7 +17,8 @@ OUTPUT_DIR/english-RECIPE otherwise; scratch runs train beside it when --jobs al
 sizes and seeds, plus the romanisation ablation. Transfer is the paper's plain copy unless the plan
 names other transfer methods (`--transfer-methods`, listed below): each then runs with every combination it applies to,
 the code-switched ones from their own source (OUTPUT_DIR/english-code-switch[-RECIPE]), the
-word-space ones with the chiVe -> GloVe map built once into OUTPUT_DIR/ja_en_map.pt.
+word-space ones with the chiVe -> GloVe map built once into OUTPUT_DIR/ja_en_map.pt, the self-training ones
+from their teacher (the same run without self-training) with the rest of the training split as unlabelled text.
 Every run lands in OUTPUT_DIR/runs/<name>/results.json; a run whose
 results.json exists is not run again, so an interrupted reproduction picks up where it stopped.
 The summary is OUTPUT_DIR/results.json, results.md and learning_curve.png, the recipes side by side.
