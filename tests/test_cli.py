@@ -217,6 +217,9 @@ def test_reproduce_overrides_keep_the_plan_unless_given():
         FULL_PLAN, sizes=(250,), seeds=(1, 2), combinations=("classifier",), full_set=False
     )
     assert parse("--module-table-sizes", "500") == replace(FULL_PLAN, module_table_sizes=(500,))
+    assert parse("--module-table-method", "self-training") == replace(FULL_PLAN, module_table_method="self-training")
+    with pytest.raises(ValueError, match="self-trainnig"):
+        parse("--module-table-method", "self-trainnig")
     assert FULL_PLAN.zero_shot and parse("--no-zero-shot") == replace(FULL_PLAN, zero_shot=False)
     assert parse("--module-table-sizes", "0").module_table_sizes == () and FULL_PLAN.module_table_sizes == (250, 500)
     assert parse("--ablation-size", "250") == replace(FULL_PLAN, ablation_size=250)

@@ -101,6 +101,17 @@ def test_full_plan_is_scratch_and_char_classifier_at_every_size_and_the_module_t
     assert {r.transfer_method for r in plan_runs(chosen, {"best": "all__shared-space"}) if r.method == "word"} == {"shared-space"}
 
 
+def test_module_table_of_a_self_training_method_self_trains_every_combination():
+    plan = replace(FULL_PLAN, sizes=(), full_set=False, zero_shot=False, module_table_sizes=(250,), module_table_method="translated-rows+self-training")
+    table = {r.method: r.transfer_method for r in plan_runs(plan)}
+    # By hand: word crosses the scripts only by the map; without word, the map does not apply and plain self-training runs.
+    assert table == {
+        "char": "self-training", "word": "translated-rows+self-training", "classifier": "self-training",
+        "char+classifier": "self-training", "char+word": "translated-rows+self-training",
+        "word+classifier": "translated-rows+self-training", "all": "translated-rows+self-training",
+    }  # fmt: skip
+
+
 def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():
     runs = plan_runs(QUICK_PLAN, best_combination="char+classifier")
     assert {(r.method, r.size, r.seed, r.inputs, r.recipe) for r in runs} == {

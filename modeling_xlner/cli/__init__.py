@@ -153,9 +153,17 @@ class ReproduceArguments:
     module_table_sizes: list[int] | None = field(
         default=None,
         metadata=_help(
-            "sizes of the module-combination table: every combination, seed 1, `word` carried by translated rows "
+            "sizes of the module-combination table: every combination, seed 1, with --module-table-method "
             "(None: the plan's, 250 500; 0: none)"
         ),
+    )
+    module_table_method: str | None = field(
+        default=None,
+        metadata={
+            "help": "transfer method of the module table where it applies, else copy, or self-training for a self-training "
+            "method (None: the plan's, translated-rows: `word` carried by translated rows)",
+            "metavar": "METHOD",
+        },
     )
     ablation_size: int | None = field(
         default=None, metadata=_help("training size of the romanisation ablation (None: the plan's; 0: no ablation)")
@@ -434,6 +442,7 @@ def reproduce_plan(args: argparse.Namespace) -> "Plan":
         full_set=False if args.no_full_set else None,
         zero_shot=False if args.no_zero_shot else None,
         module_table_sizes=tuple(size for size in args.module_table_sizes if size) if args.module_table_sizes else None,
+        module_table_method=args.module_table_method,
         ablation_size=args.ablation_size,
     )
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, **{k: v for k, v in changes.items() if v is not None})

@@ -267,7 +267,8 @@ class Plan:
     full_set: bool = True  # the full training set: scratch, the best combination and full_set_combinations
     full_set_combinations: tuple[str, ...] = ("char+classifier",)  # with copy, besides scratch and the best
     # The paper's module-combination table: every combination of COMBINATIONS at these sizes and seeds,
-    # with module_table_method where it applies and copy elsewhere; None: the best transfer method (the
+    # with module_table_method where it applies and copy elsewhere (self-training for a method that self-trains:
+    # `module_table_runs`); None: the best transfer method (the
     # table then waits for the grid to choose it).
     module_table_sizes: tuple[int, ...] = ()
     module_table_seeds: tuple[int, ...] = (1,)
@@ -520,13 +521,15 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
 
 
 def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run]:
-    """Every combination at the plan's module-table sizes and seeds, with `transfer_method` where it applies, else copy."""
+    """Every combination at the plan's module-table sizes and seeds, with `transfer_method` where it applies, else
+    copy (self-training where `transfer_method` self-trains: the table compares modules, not ways of training)."""
+    fallback = "self-training" if TRANSFER_METHODS[transfer_method].self_training else DEFAULT_TRANSFER_METHOD
     return [
         Run(combination, size, seed, recipe=recipe, transfer_method=method)
         for size in plan.module_table_sizes
         for seed in plan.module_table_seeds
         for combination in COMBINATIONS
-        for method in [DEFAULT_TRANSFER_METHOD if transfer_method_problem(recipe, combination, transfer_method) else transfer_method]
+        for method in [fallback if transfer_method_problem(recipe, combination, transfer_method) else transfer_method]
     ]
 
 
