@@ -78,6 +78,13 @@ class TrainingOptions:
         default=1,
         metadata=_help("with --unlabeled-data: students in a row, each taught by the one before (OUTPUT_DIR/student-N; the last in OUTPUT_DIR)"),
     )
+    self_training_teachers: int = field(
+        default=1,
+        metadata=_help(
+            "with --unlabeled-data: teachers trained on the same labelled texts with seeds SEED, SEED+100, ... "
+            "(OUTPUT_DIR/teacher, teacher-2, ...); the first student learns the entities that more than half of them find"
+        ),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
@@ -105,6 +112,8 @@ class TrainingOptions:
             self.vectors = None
         if self.self_training_rounds < 1:
             raise ValueError(f"self_training_rounds must be 1 or more, got {self.self_training_rounds}")
+        if self.self_training_teachers < 1:
+            raise ValueError(f"self_training_teachers must be 1 or more, got {self.self_training_teachers}")
         if not 0.0 <= self.code_switch_rate <= 1.0:
             raise ValueError(f"code_switch_rate must be between 0 and 1, got {self.code_switch_rate}")
 

@@ -103,6 +103,7 @@ class TransferMethod:
     # Teacher-student (training/self_training.py): the run without it is the teacher; it tags the rest of the
     # training split, and a student that starts as it did trains on the labelled subset and those tags.
     self_training: bool = False
+    self_training_teachers: int = 1  # with self_training: teachers whose majority the student learns (other seeds)
 
 
 # The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
@@ -117,10 +118,11 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "joint+finetune": TransferMethod(joint=True, joint_finetune=True),
     "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
     "self-training": TransferMethod(self_training=True),
+    "self-training+vote": TransferMethod(self_training=True, self_training_teachers=3),
     "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
-SCRATCH_METHODS = ("self-training",)
+SCRATCH_METHODS = ("self-training", "self-training+vote")
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
 # One line each, for `reproduce --help`.
 TRANSFER_METHOD_HELP = {
@@ -136,6 +138,8 @@ TRANSFER_METHOD_HELP = {
     "the same way trains on both (scratch too: scratch__...__self-training); zero-shot: the teacher is the zero-shot model, "
     "and the student learns its tags of the training texts alone",
     "translated-rows+self-training": "self-training with translated-rows as the teacher and the student",
+    "self-training+vote": "self-training with three teachers, its run and two more on the same subset (seeds +100, +200); "
+    "the student learns the entities that two of them find (scratch too)",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -522,8 +526,10 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
 
 def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run]:
     """Every combination at the plan's module-table sizes and seeds, with `transfer_method` where it applies, else
-    copy (self-training where `transfer_method` self-trains: the table compares modules, not ways of training)."""
-    fallback = "self-training" if TRANSFER_METHODS[transfer_method].self_training else DEFAULT_TRANSFER_METHOD
+    copy, self-trained as `transfer_method` is (the table compares modules, not ways of training)."""
+    method = TRANSFER_METHODS[transfer_method]
+    training_only = TransferMethod(self_training=method.self_training, self_training_teachers=method.self_training_teachers)
+    fallback = next(name for name, known in TRANSFER_METHODS.items() if known == training_only)
     return [
         Run(combination, size, seed, recipe=recipe, transfer_method=method)
         for size in plan.module_table_sizes
@@ -623,7 +629,7 @@ def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Res
             return transfer(source, "ja", train_file, files["validation"], output, stage_options, transfer_options, files["test"])
 
     output = context.output_dir / "runs" / run.name
-    options = replace(options, unlabeled_data=files["train"])
+    options = replace(options, unlabeled_data=files["train"], self_training_teachers=run.transfer.self_training_teachers)
     return self_train(stage, files["train"], output, options, teacher_dir=context.output_dir / "runs" / teacher.name)
 
 
@@ -676,7 +682,7 @@ def joint_stage(run: Run) -> Run:
 
 def teacher_stage(run: Run) -> Run:
     """The run whose model teaches a self-training run: the same run without self-training."""
-    stage = replace(run.transfer, self_training=False)
+    stage = replace(run.transfer, self_training=False, self_training_teachers=1)
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 
@@ -768,8 +774,8 @@ class ZeroShotRun:
 
 
 def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
-    """Per recipe, every transfer method of the plan (module table's included) but joint, which trains on
-    Japanese labels, with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
+    """Per recipe, every transfer method of the plan (module table's included) but joint and voting self-training,
+    which train on Japanese labels, with its widest combination with the classifier (ZERO_SHOT_COMBINATIONS)."""
     if not plan.zero_shot:
         return []
     methods = dict.fromkeys([*plan.transfer_methods, *([plan.module_table_method] if plan.module_table_method else [])])
@@ -777,7 +783,8 @@ def zero_shot_runs(plan: Plan) -> list[ZeroShotRun]:
     for recipe in plan.recipes:
         for method in methods:
             applies = [c for c in ZERO_SHOT_COMBINATIONS if transfer_method_problem(recipe, c, method) is None]
-            if not TRANSFER_METHODS[method].joint and applies:
+            # Joint trains on Japanese labels, and voting teachers are trained on them.
+            if not TRANSFER_METHODS[method].joint and TRANSFER_METHODS[method].self_training_teachers == 1 and applies:
                 runs.append(ZeroShotRun(method, applies[0], recipe))
     return runs
 

@@ -15,7 +15,7 @@ import json
 import os
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
@@ -109,6 +109,10 @@ class SelfTrainingRecord:
     tagged_entities: int
     texts_left_out: int  # blank, repeated, or also among the labelled texts
     round: int = 1  # students in a row (`self_training_rounds`): the first learns from the trained teacher
+    # With several teachers (`self_training_teachers`): every teacher's folder and test F1, `teacher` first; the
+    # tags are the entities more than half of them found. Empty: `teacher` alone.
+    voting_teachers: list[str] = field(default_factory=list)
+    voting_teachers_test_f1: list[float | None] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

@@ -6,13 +6,15 @@ with its entities join the labelled training subset in OUTPUT_DIR/student_train.
 (the student) starts exactly as the teacher did (from scratch, or from the same source modules) and
 trains on that file. This is how cross-lingual NER distils a transferred teacher into a target-language
 student (Wu et al., ACL 2020); here the teacher has also seen the labelled sentences. Validation, early
-stopping and the test score are the student's own, on the usual files.
+stopping and the test score are the student's own, on the usual files. With several teachers (the same
+labelled texts, other seeds), the student learns the entities that a majority of them find.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +36,8 @@ logger = logging.getLogger(__name__)
 TEACHER_DIR = "teacher"  # OUTPUT_DIR/teacher: the first run, whose tags the student learns from
 STUDENT_TRAIN_FILE = "student_train.jsonl"  # OUTPUT_DIR/student_train.jsonl: gold subset, then tagged texts
 STUDENT_VALIDATION_FILE = "student_validation.jsonl"  # zero-shot: the validation texts as the teacher tags them
+GOLD_FILE = "gold.jsonl"  # OUTPUT_DIR/gold.jsonl: the labelled subset, which the voting teachers after the first train on
+TEACHER_SEED_STEP = 100  # voting teacher j (from 0) trains with seed SEED + 100 j
 
 # One stage of a run: (training file, output folder, options) -> its results. The teacher and the student
 # are the same stage on different data, so `train` and `transfer` both self-train through this.
@@ -58,6 +62,19 @@ def pseudo_labels(teacher_dir: str | Path, texts: list[str], batch_size: int = 1
     return [_span_record(text, [(e["start"], e["end"], e["entity_group"]) for e in entities]) for text, entities in zip(texts, found)]
 
 
+def majority_entities(taggings: list[list[dict]]) -> list[dict]:
+    """Span records of the entities (same start, end and type) found by more than half of the taggings of the same texts.
+
+    Two such entities never overlap: each has a majority, so some tagging would hold both, and one tagging's
+    entities do not overlap.
+    """
+    voted = []
+    for records in zip(*taggings, strict=True):
+        votes = Counter((*entity["span"], entity["type"]) for record in records for entity in record["entities"])
+        voted.append(_span_record(records[0]["text"], sorted(span for span, count in votes.items() if 2 * count > len(taggings))))
+    return voted
+
+
 def span_records(dataset: datasets.Dataset) -> list[dict]:
     """A span dataset (as `load_data` gives it) back as span records."""
     return [
@@ -80,8 +97,10 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
 
     The teacher's training subset (`max_train_samples`, `seed`) is the student's gold part, and its texts
-    are not tagged again. With `self_training_rounds` R > 1, student r (in OUTPUT_DIR/student-r) teaches
-    student r + 1, and the last one is OUTPUT_DIR's. Each student's results.json `self_training` records its teacher.
+    are not tagged again. With `self_training_teachers` K > 1, K - 1 more teachers train on that subset with other
+    seeds, and the first student learns the entities more than half of the K find. With `self_training_rounds`
+    R > 1, student r (in OUTPUT_DIR/student-r) teaches student r + 1, and the last one is OUTPUT_DIR's. Each
+    student's results.json `self_training` records its teachers.
     """
     output_dir = Path(output_dir)
     gold = take_train_samples(load_data(train_source), options.max_train_samples, options.seed)
@@ -90,30 +109,49 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     texts, left_out = read_unlabeled_texts(options.unlabeled_data, skip=set(gold["text"]))
     if not texts:
         raise ValueError(f"{options.unlabeled_data}: no unlabelled text besides the training texts: nothing for the teacher to tag")
+    teacher_options = replace(options, unlabeled_data=None)
     if teacher_dir is None:
         teacher_dir = output_dir / TEACHER_DIR
-        stage(train_source, teacher_dir, replace(options, unlabeled_data=None))
+        stage(train_source, teacher_dir, teacher_options)
+    teachers = [Path(teacher_dir), *_voting_teachers(stage, span_records(gold), output_dir, teacher_options)]
     rounds = options.self_training_rounds
     for round_number in range(1, rounds + 1):
         student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
-        results = _train_student(stage, span_records(gold), texts, Path(teacher_dir), student_dir, options)
+        results = _train_student(stage, span_records(gold), texts, teachers, student_dir, options)
         results.self_training.round, results.self_training.texts_left_out = round_number, left_out
         results.save(student_dir / "results.json")
-        teacher_dir = student_dir
+        teachers = [student_dir]
     return results
 
 
-def _train_student(stage: Stage, gold: list[dict], texts: list[str], teacher_dir: Path, output_dir: Path, options: TrainingOptions) -> Results:
-    """One student: `teacher_dir`'s model tags `texts`, and `stage` trains on `gold` and those tags into `output_dir`
-    (results.json is saved by `self_train`, once its record is complete)."""
-    teacher = Results.load(teacher_dir / "results.json")
-    tagged = pseudo_labels(teacher_dir, texts, options.eval_batch_size)
+def _voting_teachers(stage: Stage, gold: list[dict], output_dir: Path, options: TrainingOptions) -> list[Path]:
+    """The teachers after the first (`self_training_teachers` - 1), trained on the first one's labelled subset
+    (OUTPUT_DIR/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into OUTPUT_DIR/teacher-2, teacher-3, ..."""
+    if options.self_training_teachers == 1:
+        return []
+    output_dir.mkdir(parents=True, exist_ok=True)
+    gold_file = output_dir / GOLD_FILE
+    write_student_data(gold_file, gold, [])
+    folders = []
+    for number in range(2, options.self_training_teachers + 1):
+        folders.append(output_dir / f"{TEACHER_DIR}-{number}")
+        seed = options.seed + TEACHER_SEED_STEP * (number - 1)
+        stage(str(gold_file), folders[-1], replace(options, seed=seed, max_train_samples=None))
+    return folders
+
+
+def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: list[Path], output_dir: Path, options: TrainingOptions) -> Results:
+    """One student: the teachers tag `texts` (with several, by majority), and `stage` trains on `gold` and those tags
+    into `output_dir` (results.json is saved by `self_train`, once its record is complete)."""
+    taught = [Results.load(folder / "results.json") for folder in teachers]
+    tagged = majority_entities([pseudo_labels(folder, texts, options.eval_batch_size) for folder in teachers])
     output_dir.mkdir(parents=True, exist_ok=True)
     student_file = output_dir / STUDENT_TRAIN_FILE
     write_student_data(student_file, gold, tagged)
     entities = sum(len(record["entities"]) for record in tagged)
     logger.info("Self-training: %d gold and %d tagged texts (%d entities) in %s", len(gold), len(tagged), entities, student_file)
     results = stage(str(student_file), output_dir, replace(options, unlabeled_data=None, max_train_samples=None))
+    teacher_dir, teacher = teachers[0], taught[0]
     results.self_training = SelfTrainingRecord(
         teacher=str(teacher_dir),
         teacher_validation_f1=teacher.validation.f1,
@@ -123,6 +161,8 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teacher_dir
         tagged_texts=len(tagged),
         tagged_entities=entities,
         texts_left_out=0,  # set by `self_train`, which read the unlabelled file
+        voting_teachers=[str(folder) for folder in teachers] if len(teachers) > 1 else [],
+        voting_teachers_test_f1=[result.test.f1 if result.test else None for result in taught] if len(teachers) > 1 else [],
     )
     results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
     return results
@@ -137,6 +177,8 @@ def zero_shot_self_train(
     labels unused), and the student trains on the first and stops early on the second. Returns zero_shot.json's
     record for the student, its test set scored with the types collapsed through `type_map`, the teacher's beside it.
     """
+    if options.self_training_teachers > 1:
+        raise ValueError("self_training_teachers: voting teachers train on labelled texts, and zero-shot has none: use 1")
     output_dir = Path(output_dir)
     texts, left_out = read_unlabeled_texts(options.unlabeled_data)
     teacher_dir = output_dir / TEACHER_DIR
@@ -164,6 +206,6 @@ def zero_shot_self_train(
 
 
 __all__ = [
-    "STUDENT_TRAIN_FILE", "STUDENT_VALIDATION_FILE", "TEACHER_DIR", "pseudo_labels", "read_unlabeled_texts", "self_train",
-    "span_records", "zero_shot_self_train",
+    "GOLD_FILE", "STUDENT_TRAIN_FILE", "STUDENT_VALIDATION_FILE", "TEACHER_DIR", "TEACHER_SEED_STEP", "majority_entities",
+    "pseudo_labels", "read_unlabeled_texts", "self_train", "span_records", "zero_shot_self_train",
 ]  # fmt: skip
