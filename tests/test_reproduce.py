@@ -110,6 +110,8 @@ def test_module_table_of_a_self_training_method_self_trains_every_combination():
         "char+classifier": "self-training", "char+word": "translated-rows+self-training",
         "word+classifier": "translated-rows+self-training", "all": "translated-rows+self-training",
     }  # fmt: skip
+    voting = {r.method: r.transfer_method for r in plan_runs(replace(plan, module_table_method="self-training+vote"))}
+    assert [voting[name] for name in ("char", "classifier", "char+classifier")] == ["self-training+vote"] * 3
 
 
 def test_quick_plan_is_one_recipe_two_sizes_to_early_stopping():

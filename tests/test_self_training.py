@@ -17,7 +17,7 @@ from modeling_xlner.training.data import DataFormatError
 from modeling_xlner.training.options import TrainingOptions
 from modeling_xlner.training.reproduce import Plan, Run, plan_runs
 from modeling_xlner.training.results import Results
-from modeling_xlner.training.self_training import pseudo_labels, read_unlabeled_texts, self_train
+from modeling_xlner.training.self_training import majority_entities, pseudo_labels, read_unlabeled_texts, self_train
 
 from test_reproduce import _method_context, _trained
 from test_training_transfer import JA_RECORDS, write_span_data
@@ -234,6 +234,96 @@ def test_a_second_round_student_learns_from_the_first_student(tmp_path):
     assert _records(output / "student_train.jsonl")[:4] == _records(output / "student-1" / "student_train.jsonl")[:4]  # same gold
     with pytest.raises(ValueError, match="self_training_rounds must be 1 or more, got 0"):
         TrainingOptions(self_training_rounds=0)
+
+
+def _tagging(*records: tuple[str, list[tuple[int, int, str]]]) -> list[dict]:
+    return [{"text": text, "entities": [{"name": text[a:b], "span": [a, b], "type": kind} for a, b, kind in spans]} for text, spans in records]
+
+
+def test_the_vote_keeps_the_entities_more_than_half_of_the_teachers_find():
+    first = _tagging(("佐藤は大阪へ", [(0, 2, "人名"), (3, 5, "地名")]), ("京都", []))
+    second = _tagging(("佐藤は大阪へ", [(0, 2, "人名"), (3, 5, "施設名")]), ("京都", [(0, 2, "地名")]))
+    third = _tagging(("佐藤は大阪へ", [(0, 3, "人名")]), ("京都", [(0, 2, "地名")]))
+    # By hand: 佐藤 人名 has 2 votes of 3; 大阪 has one per type; 佐藤は one; 京都 地名 two.
+    assert majority_entities([first, second, third]) == _tagging(("佐藤は大阪へ", [(0, 2, "人名")]), ("京都", [(0, 2, "地名")]))
+    # Two teachers: one vote of two is no majority.
+    assert majority_entities([first, second]) == _tagging(("佐藤は大阪へ", [(0, 2, "人名")]), ("京都", []))
+    assert majority_entities([second]) == second
+    with pytest.raises(ValueError):  # taggings of different texts cannot be voted on
+        majority_entities([first, first[:1]])
+
+
+def test_voting_teachers_train_on_the_gold_subset_with_other_seeds_and_the_student_learns_their_majority(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
+    output = tmp_path / "student"
+    main([
+        "train", "--lang", "ja", "--train", train, "--validation", train, "--output-dir", str(output), "--max-train-samples", "2",
+        "--unlabeled-data", str(texts), "--self-training-teachers", "3", *TINY_RUN, "--set", *TINY_MODEL,
+    ])  # fmt: skip
+    teachers = [output / "teacher", output / "teacher-2", output / "teacher-3"]
+    assert [Results.load(folder / "results.json").seed for folder in teachers] == [3, 103, 203]
+    assert [Results.load(folder / "results.json").data.train_sentences for folder in teachers] == [2, 2, 2]
+    student_records = _records(output / "student_train.jsonl")
+    assert _records(output / "gold.jsonl") == student_records[:2]  # the first teacher's subset, nothing else
+    record = Results.load(output / "results.json").self_training
+    assert record.voting_teachers == [str(folder) for folder in teachers] and record.teacher == str(teachers[0])
+    assert record.voting_teachers_test_f1 == [None, None, None]  # no --test
+    # The definition, checked entity by entity against each teacher's own tags through the pipeline.
+    tagged_texts = [r["text"] for r in student_records[2:]]
+    found = [[{(*e["span"], e["type"]) for e in r["entities"]} for r in pseudo_labels(folder, tagged_texts)] for folder in teachers]
+    candidates = [set().union(*(teacher[index] for teacher in found)) for index in range(len(tagged_texts))]
+    assert any(candidates), "the tiny teachers tag something, so that the vote has something to drop"
+    for index, student_record in enumerate(student_records[2:]):
+        learnt = {(*e["span"], e["type"]) for e in student_record["entities"]}
+        assert learnt == {span for span in candidates[index] if sum(span in teacher[index] for teacher in found) >= 2}
+    with pytest.raises(ValueError, match="self_training_teachers must be 1 or more, got 0"):
+        TrainingOptions(self_training_teachers=0)
+
+
+def test_two_teachers_of_three_that_tag_every_word_as_a_name_outvote_the_first(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
+    labels = {1: "O", 101: "B-人名", 201: "B-人名"}  # by seed: the first teacher, the run's own, finds nothing
+    student_files = []
+
+    def stage(train_file: str, output: Path, options: TrainingOptions) -> Results:
+        if output.name.startswith("teacher"):
+            forced_teacher(output, labels[options.seed])
+        else:
+            student_files.append(train_file)
+        Results.from_dict(_trained(0.5, 0.5)).save(output / "results.json")
+        return Results.from_dict(_trained(0.5, 0.5))
+
+    options = TrainingOptions(unlabeled_data=str(texts), max_train_samples=2, seed=1, self_training_teachers=3)
+    self_train(stage, train, tmp_path / "out", options)
+    tagged = _records(Path(student_files[0]))[2:]
+    # The oracle is the text itself: two teachers of three tile it with one name per word, so the student does.
+    assert [r["text"] for r in tagged] == ["鈴木一郎は京都に住む。", "パナソニックは大阪の会社だ。"]
+    for record in tagged:
+        assert {e["type"] for e in record["entities"]} == {"人名"}
+        assert "".join(e["name"] for e in record["entities"]) == record["text"]
+
+
+def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_shot(tmp_path, monkeypatch):
+    asked = []
+
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None):
+        asked.append((options.self_training_teachers, Path(teacher_dir).name))
+        Path(output_dir).mkdir(parents=True)
+        return Results.from_dict(_trained(0.7, 0.7))
+
+    monkeypatch.setattr(self_training, "self_train", fake_self_train)
+    context = _method_context(tmp_path)
+    teacher = tmp_path / "runs" / "scratch__n250__seed2"
+    teacher.mkdir(parents=True)
+    Results.from_dict(_trained(0.6, 0.6)).save(teacher / "results.json")  # done: kept, not trained again
+    reproduce_module._run_one(Run("scratch", 250, 2, transfer_method="self-training+vote"), context)
+    assert asked == [(3, "scratch__n250__seed2")]
+    plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("self-training+vote",), zero_shot=True)
+    assert reproduce_module.zero_shot_runs(plan) == []
 
 
 def test_the_report_measures_gains_against_the_best_scratch_row_at_each_size():
