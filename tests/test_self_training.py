@@ -218,15 +218,21 @@ def test_a_zero_shot_student_learns_the_teachers_tags_without_a_target_label(tmp
     assert Results.load(tmp_path / "out" / "results.json").transfer.source == str(source)
 
 
-def test_a_second_round_student_learns_from_the_first_student(tmp_path):
+def _train_self_trained(tmp_path: Path, unlabeled: list[str], *flags: str) -> Path:
+    """`xlner train` of a tiny Japanese model on JA_RECORDS with these unlabelled texts and flags; its output folder."""
     train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
     texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    texts.write_text("".join(f"{text}\n" for text in unlabeled), encoding="utf-8")
     output = tmp_path / "student"
     main([
         "train", "--lang", "ja", "--train", train, "--validation", train, "--output-dir", str(output),
-        "--unlabeled-data", str(texts), "--self-training-rounds", "2", *TINY_RUN, "--set", *TINY_MODEL,
+        "--unlabeled-data", str(texts), *flags, *TINY_RUN, "--set", *TINY_MODEL,
     ])  # fmt: skip
+    return output
+
+
+def test_a_second_round_student_learns_from_the_first_student(tmp_path):
+    output = _train_self_trained(tmp_path, ["鈴木一郎は京都に住む。"], "--self-training-rounds", "2")
     first, last = Results.load(output / "student-1" / "results.json"), Results.load(output / "results.json")
     assert (first.self_training.round, first.self_training.teacher) == (1, str(output / "teacher"))
     assert (last.self_training.round, last.self_training.teacher) == (2, str(output / "student-1"))
@@ -254,14 +260,8 @@ def test_the_vote_keeps_the_entities_more_than_half_of_the_teachers_find():
 
 
 def test_voting_teachers_train_on_the_gold_subset_with_other_seeds_and_the_student_learns_their_majority(tmp_path):
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
-    output = tmp_path / "student"
-    main([
-        "train", "--lang", "ja", "--train", train, "--validation", train, "--output-dir", str(output), "--max-train-samples", "2",
-        "--unlabeled-data", str(texts), "--self-training-teachers", "3", *TINY_RUN, "--set", *TINY_MODEL,
-    ])  # fmt: skip
+    unlabeled = ["鈴木一郎は京都に住む。", "パナソニックは大阪の会社だ。"]
+    output = _train_self_trained(tmp_path, unlabeled, "--max-train-samples", "2", "--self-training-teachers", "3")
     teachers = [output / "teacher", output / "teacher-2", output / "teacher-3"]
     assert [Results.load(folder / "results.json").seed for folder in teachers] == [3, 103, 203]
     assert [Results.load(folder / "results.json").data.train_sentences for folder in teachers] == [2, 2, 2]

@@ -160,8 +160,8 @@ class ReproduceArguments:
     module_table_method: str | None = field(
         default=None,
         metadata={
-            "help": "transfer method of the module table where it applies, else copy, or self-training for a self-training "
-            "method (None: the plan's, translated-rows: `word` carried by translated rows)",
+            "help": "transfer method of the module table where it applies, else copy, self-trained as the method is "
+            "(None: the plan's, translated-rows: `word` carried by translated rows)",
             "metavar": "METHOD",
         },
     )

@@ -271,9 +271,8 @@ class Plan:
     full_set: bool = True  # the full training set: scratch, the best combination and full_set_combinations
     full_set_combinations: tuple[str, ...] = ("char+classifier",)  # with copy, besides scratch and the best
     # The paper's module-combination table: every combination of COMBINATIONS at these sizes and seeds,
-    # with module_table_method where it applies and copy elsewhere (self-training for a method that self-trains:
-    # `module_table_runs`); None: the best transfer method (the
-    # table then waits for the grid to choose it).
+    # with module_table_method where it applies and copy elsewhere, self-trained as that method is
+    # (`module_table_runs`); None: the best transfer method (the table then waits for the grid to choose it).
     module_table_sizes: tuple[int, ...] = ()
     module_table_seeds: tuple[int, ...] = (1,)
     module_table_method: str | None = None

@@ -109,15 +109,15 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     texts, left_out = read_unlabeled_texts(options.unlabeled_data, skip=set(gold["text"]))
     if not texts:
         raise ValueError(f"{options.unlabeled_data}: no unlabelled text besides the training texts: nothing for the teacher to tag")
-    teacher_options = replace(options, unlabeled_data=None)
+    teacher_options, gold_records = replace(options, unlabeled_data=None), span_records(gold)
     if teacher_dir is None:
         teacher_dir = output_dir / TEACHER_DIR
         stage(train_source, teacher_dir, teacher_options)
-    teachers = [Path(teacher_dir), *_voting_teachers(stage, span_records(gold), output_dir, teacher_options)]
+    teachers = [Path(teacher_dir), *_voting_teachers(stage, gold_records, output_dir, teacher_options)]
     rounds = options.self_training_rounds
     for round_number in range(1, rounds + 1):
         student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
-        results = _train_student(stage, span_records(gold), texts, teachers, student_dir, options)
+        results = _train_student(stage, gold_records, texts, teachers, student_dir, options)
         results.self_training.round, results.self_training.texts_left_out = round_number, left_out
         results.save(student_dir / "results.json")
         teachers = [student_dir]
