@@ -4,6 +4,7 @@ the student's data and start, errors, and the reproduce method."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,23 @@ def test_a_transferred_student_starts_from_the_source_as_its_teacher_did(english
     assert student.data.train_sentences == len(JA_RECORDS) + 2 and student.self_training.tagged_texts == 2
 
 
+def test_xlner_transfer_mixes_copied_and_scratch_teachers(english_dir, tmp_path):  # noqa: F811
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    output = tmp_path / "student"
+    main([
+        "transfer", "--source", str(english_dir), "--modules", "char,classifier", "--shared-bigrams", "--lang", "ja",
+        "--train", train, "--validation", train, "--output-dir", str(output), "--unlabeled-data", str(texts),
+        "--self-training-teachers", "3", "--self-training-scratch-teachers", "1", *TINY_RUN,
+    ])  # fmt: skip
+    teachers = [Results.load(output / name / "results.json") for name in ("teacher", "teacher-2", "teacher-3")]
+    assert [t.transfer is not None and t.transfer.source == str(english_dir) for t in teachers] == [True, True, False]
+    assert [t.seed for t in teachers] == [3, 103, 203]
+    student = Results.load(output / "results.json")
+    assert student.transfer.source == str(english_dir) and student.self_training.scratch_teachers == 1
+
+
 def test_reproduce_self_training_reuses_its_teacher_run_and_tags_the_training_split(tmp_path, monkeypatch):
     import modeling_xlner.training.transfer as training
 
@@ -158,7 +176,7 @@ def test_reproduce_self_training_reuses_its_teacher_run_and_tags_the_training_sp
         Path(output).mkdir(parents=True)
         return Results.from_dict(_trained(0.6, 0.6))
 
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None):
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
         students.append((train_source, Path(output_dir), options.unlabeled_data, Path(teacher_dir)))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
@@ -307,10 +325,63 @@ def test_two_teachers_of_three_that_tag_every_word_as_a_name_outvote_the_first(t
         assert "".join(e["name"] for e in record["entities"]) == record["text"]
 
 
+def test_mixed_teachers_the_last_ones_train_from_scratch_and_three_of_five_outvote_the_copies(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    # By seed: the run's own teacher and the next copied one find nothing; the third copied one and both
+    # scratch teachers call every word a name, so 3 of 5 do.
+    labels = {1: "O", 101: "O", 201: "B-人名", 301: "B-人名", 401: "B-人名"}
+    trained, student_files = [], []
+
+    def stages(start: str):
+        def stage(train_file: str, output: Path, options: TrainingOptions) -> Results:
+            if output.name.startswith("teacher"):
+                trained.append((output.name, start, options.seed))
+                forced_teacher(output, labels[options.seed])
+            else:
+                student_files.append((start, train_file))
+            Results.from_dict(_trained(0.5, 0.5)).save(output / "results.json")
+            return Results.from_dict(_trained(0.5, 0.5))
+        return stage
+
+    options = TrainingOptions(unlabeled_data=str(texts), max_train_samples=2, seed=1, self_training_teachers=5, self_training_scratch_teachers=2)
+    results = self_train(stages("copy"), train, tmp_path / "out", options, scratch_stage=stages("scratch"))
+    assert trained == [
+        ("teacher", "copy", 1), ("teacher-2", "copy", 101), ("teacher-3", "copy", 201),
+        ("teacher-4", "scratch", 301), ("teacher-5", "scratch", 401),
+    ]  # fmt: skip
+    assert [start for start, _ in student_files] == ["copy"]  # the student starts as the run does
+    (record,) = _records(Path(student_files[0][1]))[2:]
+    assert {e["type"] for e in record["entities"]} == {"人名"} and "".join(e["name"] for e in record["entities"]) == record["text"]
+    assert results.self_training.scratch_teachers == 2 and len(results.self_training.voting_teachers) == 5
+    # Two name-callers of five are no majority: with the last scratch teacher silent too, the text has no entity.
+    labels[401] = "O"
+    student_files.clear()
+    self_train(stages("copy"), train, tmp_path / "out2", options, scratch_stage=stages("scratch"))
+    assert _records(Path(student_files[0][1]))[2]["entities"] == []
+
+
+def test_mixed_teachers_need_a_transfer_run_and_fewer_than_the_teachers(tmp_path):
+    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    options = TrainingOptions(unlabeled_data=str(texts), max_train_samples=2, self_training_teachers=3, self_training_scratch_teachers=1)
+    with pytest.raises(ValueError, match="starts from scratch, and so do its teachers"):
+        self_train(lambda *args: None, train, tmp_path / "out", options)  # no scratch stage: xlner train
+    for scratch in (3, -1):
+        with pytest.raises(ValueError, match=f"self_training_scratch_teachers must be from 0 to self_training_teachers - 1 \\(2\\).*got {scratch}"):
+            TrainingOptions(self_training_teachers=3, self_training_scratch_teachers=scratch)
+    with pytest.raises(SystemExit, match="xlner train: error: self_training_scratch_teachers: this run starts from scratch"):
+        main(["train", "--lang", "ja", "--train", str(train), "--validation", str(train), "--output-dir", str(tmp_path / "cli"),
+              "--unlabeled-data", str(texts), "--self-training-teachers", "3", "--self-training-scratch-teachers", "1", *TINY_RUN])
+    assert not (tmp_path / "cli").exists()  # refused before any teacher trained
+
+
 def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_shot(tmp_path, monkeypatch):
     asked = []
 
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None):
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
         asked.append((options.self_training_teachers, Path(teacher_dir).name))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
@@ -324,6 +395,30 @@ def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_
     assert asked == [(3, "scratch__n250__seed2")]
     plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("self-training+vote",), zero_shot=True)
     assert reproduce_module.zero_shot_runs(plan) == []
+
+
+def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, monkeypatch):
+    asked = []
+
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
+        asked.append((options.self_training_teachers, options.self_training_scratch_teachers, Path(teacher_dir).name))
+        Path(output_dir).mkdir(parents=True)
+        return Results.from_dict(_trained(0.7, 0.7))
+
+    monkeypatch.setattr(self_training, "self_train", fake_self_train)
+    monkeypatch.setattr(reproduce_module, "transfer_setup", lambda run, context: ("source", None))
+    context = _method_context(tmp_path)
+    for name in ("scratch__n250__seed2", "char+classifier__n250__seed2"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        Results.from_dict(_trained(0.6, 0.6)).save(tmp_path / "runs" / name / "results.json")
+    reproduce_module._run_one(Run("char+classifier", 250, 2, transfer_method="self-training+mixed-vote"), context)
+    reproduce_module._run_one(Run("scratch", 250, 2, transfer_method="self-training+mixed-vote"), context)
+    assert asked == [(5, 2, "char+classifier__n250__seed2"), (5, 0, "scratch__n250__seed2")]
+    plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("self-training+mixed-vote",), zero_shot=True)
+    assert reproduce_module.zero_shot_runs(plan) == []
+    assert {(r.method, r.transfer_method) for r in plan_runs(replace(plan, zero_shot=False))} >= {
+        ("scratch", "self-training+mixed-vote"), ("char+classifier", "self-training+mixed-vote"), ("char+classifier", "copy"),
+    }
 
 
 def test_the_report_measures_gains_against_the_best_scratch_row_at_each_size():

@@ -85,6 +85,13 @@ class TrainingOptions:
             "(OUTPUT_DIR/teacher, teacher-2, ...); the first student learns the entities that more than half of them find"
         ),
     )
+    self_training_scratch_teachers: int = field(
+        default=0,
+        metadata=_help(
+            "xlner transfer with --self-training-teachers K: the last N of the K teachers start from scratch instead of "
+            "from the source; teachers of two starts make different mistakes, so fewer of them survive the vote"
+        ),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},
@@ -114,6 +121,11 @@ class TrainingOptions:
             raise ValueError(f"self_training_rounds must be 1 or more, got {self.self_training_rounds}")
         if self.self_training_teachers < 1:
             raise ValueError(f"self_training_teachers must be 1 or more, got {self.self_training_teachers}")
+        if not 0 <= self.self_training_scratch_teachers < self.self_training_teachers:
+            raise ValueError(
+                f"self_training_scratch_teachers must be from 0 to self_training_teachers - 1 ({self.self_training_teachers - 1}): "
+                f"the first teacher is the run itself; got {self.self_training_scratch_teachers}"
+            )
         if not 0.0 <= self.code_switch_rate <= 1.0:
             raise ValueError(f"code_switch_rate must be between 0 and 1, got {self.code_switch_rate}")
 

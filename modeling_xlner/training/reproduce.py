@@ -104,6 +104,7 @@ class TransferMethod:
     # training split, and a student that starts as it did trains on the labelled subset and those tags.
     self_training: bool = False
     self_training_teachers: int = 1  # with self_training: teachers whose majority the student learns (other seeds)
+    self_training_scratch_teachers: int = 0  # of those, the last ones start from scratch (a scratch run's all do)
 
 
 # The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
@@ -119,10 +120,11 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "translated-rows": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True),
     "self-training": TransferMethod(self_training=True),
     "self-training+vote": TransferMethod(self_training=True, self_training_teachers=3),
+    "self-training+mixed-vote": TransferMethod(self_training=True, self_training_teachers=5, self_training_scratch_teachers=2),
     "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
-SCRATCH_METHODS = ("self-training", "self-training+vote")
+SCRATCH_METHODS = ("self-training", "self-training+vote", "self-training+mixed-vote")
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
 # One line each, for `reproduce --help`.
 TRANSFER_METHOD_HELP = {
@@ -140,6 +142,8 @@ TRANSFER_METHOD_HELP = {
     "translated-rows+self-training": "self-training with translated-rows as the teacher and the student",
     "self-training+vote": "self-training with three teachers, its run and two more on the same subset (seeds +100, +200); "
     "the student learns the entities that two of them find (scratch too)",
+    "self-training+mixed-vote": "self-training with five teachers, its run, two more copied the same way and two from "
+    "scratch (seeds +100 to +400); the student learns the entities that three of them find (scratch: five from scratch)",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -524,18 +528,26 @@ def plan_runs(plan: Plan, best_combination: str | Mapping[str, str | None] | Non
 
 
 def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run]:
-    """Every combination at the plan's module-table sizes and seeds, with `transfer_method` where it applies, else
-    copy, self-trained as `transfer_method` is (the table compares modules, not ways of training)."""
+    """Every combination at the plan's module-table sizes and seeds, with the first of these that applies to it:
+    `transfer_method`; copy, trained as `transfer_method` trains (self-training, teachers); that with `word` carried
+    by translated rows (the table compares modules, not ways of training). A combination none applies to is left
+    out, with a warning (vectors of different widths leave `word` nothing to copy as it is)."""
     method = TRANSFER_METHODS[transfer_method]
-    training_only = TransferMethod(self_training=method.self_training, self_training_teachers=method.self_training_teachers)
-    fallback = next(name for name, known in TRANSFER_METHODS.items() if known == training_only)
-    return [
-        Run(combination, size, seed, recipe=recipe, transfer_method=method)
-        for size in plan.module_table_sizes
-        for seed in plan.module_table_seeds
-        for combination in COMBINATIONS
-        for method in [fallback if transfer_method_problem(recipe, combination, transfer_method) else transfer_method]
-    ]
+    training = {
+        "self_training": method.self_training,
+        "self_training_teachers": method.self_training_teachers,
+        "self_training_scratch_teachers": method.self_training_scratch_teachers,
+    }
+    ways = [TransferMethod(**training), TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, **training)]
+    candidates = [transfer_method, *(name for way in ways for name, known in TRANSFER_METHODS.items() if known == way)]
+    runs = []
+    for combination in COMBINATIONS:
+        chosen = next((name for name in candidates if not transfer_method_problem(recipe, combination, name)), None)
+        if chosen is None:
+            logger.warning("module table: no transfer method like %s applies to %s with recipe %s; left out", transfer_method, combination, recipe)
+            continue
+        runs += [Run(combination, size, seed, recipe=recipe, transfer_method=chosen) for size in plan.module_table_sizes for seed in plan.module_table_seeds]
+    return sorted(runs, key=lambda run: (plan.module_table_sizes.index(run.size), plan.module_table_seeds.index(run.seed)))
 
 
 def word_space_map_path(output_dir: Path) -> Path:
@@ -618,18 +630,25 @@ def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Res
     teacher = teacher_stage(run)
     _run_one(teacher, context)  # kept when done (run_all runs the teachers first)
     files = context.data["ja"]
-    if run.method == "scratch":
-        def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
-            return train("ja", train_file, files["validation"], output, stage_options, files["test"])
-    else:
+
+    def scratch_stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+        return train("ja", train_file, files["validation"], output, stage_options, files["test"])
+
+    stage, scratch_teachers = scratch_stage, 0  # a scratch run's teachers all start from scratch
+    if run.method != "scratch":
         source, transfer_options = transfer_setup(run, context)
+        scratch_teachers = run.transfer.self_training_scratch_teachers
 
         def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
             return transfer(source, "ja", train_file, files["validation"], output, stage_options, transfer_options, files["test"])
 
     output = context.output_dir / "runs" / run.name
-    options = replace(options, unlabeled_data=files["train"], self_training_teachers=run.transfer.self_training_teachers)
-    return self_train(stage, files["train"], output, options, teacher_dir=context.output_dir / "runs" / teacher.name)
+    options = replace(
+        options, unlabeled_data=files["train"], self_training_teachers=run.transfer.self_training_teachers,
+        self_training_scratch_teachers=scratch_teachers,
+    )  # fmt: skip
+    teacher_dir = context.output_dir / "runs" / teacher.name
+    return self_train(stage, files["train"], output, options, teacher_dir=teacher_dir, scratch_stage=scratch_stage)
 
 
 def _drop_checkpoints(output: Path) -> None:
@@ -681,7 +700,7 @@ def joint_stage(run: Run) -> Run:
 
 def teacher_stage(run: Run) -> Run:
     """The run whose model teaches a self-training run: the same run without self-training."""
-    stage = replace(run.transfer, self_training=False, self_training_teachers=1)
+    stage = replace(run.transfer, self_training=False, self_training_teachers=1, self_training_scratch_teachers=0)
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 

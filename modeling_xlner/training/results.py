@@ -113,6 +113,7 @@ class SelfTrainingRecord:
     # tags are the entities more than half of them found. Empty: `teacher` alone.
     voting_teachers: list[str] = field(default_factory=list)
     voting_teachers_test_f1: list[float | None] = field(default_factory=list)
+    scratch_teachers: int = 0  # the last of `voting_teachers` that started from scratch (`self_training_scratch_teachers`)
 
 
 @dataclass(kw_only=True)

@@ -7,7 +7,9 @@ with its entities join the labelled training subset in OUTPUT_DIR/student_train.
 trains on that file. This is how cross-lingual NER distils a transferred teacher into a target-language
 student (Wu et al., ACL 2020); here the teacher has also seen the labelled sentences. Validation, early
 stopping and the test score are the student's own, on the usual files. With several teachers (the same
-labelled texts, other seeds), the student learns the entities that a majority of them find.
+labelled texts, other seeds), the student learns the entities that a majority of them find; a transfer run's
+teachers may mix the two starts (some copied from the source, some from scratch), whose mistakes differ more
+than those of seeds alone.
 """
 
 from __future__ import annotations
@@ -93,15 +95,22 @@ def write_student_data(path: Path, gold: list[dict], tagged: list[dict]) -> None
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def self_train(stage: Stage, train_source: str, output_dir: str | Path, options: TrainingOptions, teacher_dir: str | Path | None = None) -> Results:
+def self_train(
+    stage: Stage, train_source: str, output_dir: str | Path, options: TrainingOptions,
+    teacher_dir: str | Path | None = None, scratch_stage: Stage | None = None,
+) -> Results:
     """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
 
     The teacher's training subset (`max_train_samples`, `seed`) is the student's gold part, and its texts
     are not tagged again. With `self_training_teachers` K > 1, K - 1 more teachers train on that subset with other
-    seeds, and the first student learns the entities more than half of the K find. With `self_training_rounds`
+    seeds, and the first student learns the entities more than half of the K find; the last
+    `self_training_scratch_teachers` of them train through `scratch_stage` (a run from scratch), the others
+    through `stage`. With `self_training_rounds`
     R > 1, student r (in OUTPUT_DIR/student-r) teaches student r + 1, and the last one is OUTPUT_DIR's. Each
     student's results.json `self_training` records its teachers.
     """
+    if options.self_training_scratch_teachers and scratch_stage is None:
+        raise ValueError("self_training_scratch_teachers: this run starts from scratch, and so do its teachers; mix the starts with xlner transfer")
     output_dir = Path(output_dir)
     gold = take_train_samples(load_data(train_source), options.max_train_samples, options.seed)
     if not is_span_data(gold):
@@ -113,7 +122,7 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     if teacher_dir is None:
         teacher_dir = output_dir / TEACHER_DIR
         stage(train_source, teacher_dir, teacher_options)
-    teachers = [Path(teacher_dir), *_voting_teachers(stage, gold_records, output_dir, teacher_options)]
+    teachers = [Path(teacher_dir), *_voting_teachers(stage, scratch_stage, gold_records, output_dir, teacher_options)]
     rounds = options.self_training_rounds
     for round_number in range(1, rounds + 1):
         student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
@@ -124,19 +133,20 @@ def self_train(stage: Stage, train_source: str, output_dir: str | Path, options:
     return results
 
 
-def _voting_teachers(stage: Stage, gold: list[dict], output_dir: Path, options: TrainingOptions) -> list[Path]:
+def _voting_teachers(stage: Stage, scratch_stage: Stage | None, gold: list[dict], output_dir: Path, options: TrainingOptions) -> list[Path]:
     """The teachers after the first (`self_training_teachers` - 1), trained on the first one's labelled subset
-    (OUTPUT_DIR/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into OUTPUT_DIR/teacher-2, teacher-3, ..."""
+    (OUTPUT_DIR/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into OUTPUT_DIR/teacher-2, teacher-3, ...;
+    the last `self_training_scratch_teachers` of them through `scratch_stage`."""
     if options.self_training_teachers == 1:
         return []
     output_dir.mkdir(parents=True, exist_ok=True)
     gold_file = output_dir / GOLD_FILE
     write_student_data(gold_file, gold, [])
-    folders = []
+    folders, first_scratch = [], options.self_training_teachers - options.self_training_scratch_teachers + 1
     for number in range(2, options.self_training_teachers + 1):
         folders.append(output_dir / f"{TEACHER_DIR}-{number}")
         seed = options.seed + TEACHER_SEED_STEP * (number - 1)
-        stage(str(gold_file), folders[-1], replace(options, seed=seed, max_train_samples=None))
+        (scratch_stage if number >= first_scratch else stage)(str(gold_file), folders[-1], replace(options, seed=seed, max_train_samples=None))
     return folders
 
 
@@ -163,6 +173,7 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: l
         texts_left_out=0,  # set by `self_train`, which read the unlabelled file
         voting_teachers=[str(folder) for folder in teachers] if len(teachers) > 1 else [],
         voting_teachers_test_f1=[result.test.f1 if result.test else None for result in taught] if len(teachers) > 1 else [],
+        scratch_teachers=options.self_training_scratch_teachers if len(teachers) > 1 else 0,
     )
     results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
     return results

@@ -27,7 +27,7 @@ from .options import TrainingOptions, TransferOptions
 from .results import Results
 from .features import VectorRows, add_translated_words, load_vector_rows, vector_rows_for, with_bigrams
 from .joint import joint_transfer_options, run_joint_training
-from .trainer import build_tokenizer, read_training_data, run_training, training_texts
+from .trainer import build_tokenizer, read_training_data, run_training, train, training_texts
 from .word_space import WordSpaceMap
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,10 @@ def transfer(
         def stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
             return transfer(source, language, train_file, validation_source, output, stage_options, transfer_options, test_source)
 
-        return self_train(stage, train_source, output_dir, options)
+        def scratch_stage(train_file: str, output: Path, stage_options: TrainingOptions) -> Results:
+            return train(language, train_file, validation_source, output, stage_options, test_source)
+
+        return self_train(stage, train_source, output_dir, options, scratch_stage=scratch_stage)
     if transfer_options.zero_shot:
         from .zero_shot import zero_shot  # zero_shot builds its model with build_transferred_model
 
