@@ -401,7 +401,7 @@ def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, 
     asked = []
 
     def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
-        asked.append((options.self_training_teachers, options.self_training_scratch_teachers, Path(teacher_dir).name))
+        asked.append((options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels, Path(teacher_dir).name))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
 
@@ -411,9 +411,13 @@ def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, 
     for name in ("scratch__n250__seed2", "char+classifier__n250__seed2"):
         (tmp_path / "runs" / name).mkdir(parents=True)
         Results.from_dict(_trained(0.6, 0.6)).save(tmp_path / "runs" / name / "results.json")
-    reproduce_module._run_one(Run("char+classifier", 250, 2, transfer_method="self-training+mixed-vote"), context)
-    reproduce_module._run_one(Run("scratch", 250, 2, transfer_method="self-training+mixed-vote"), context)
-    assert asked == [(5, 2, "char+classifier__n250__seed2"), (5, 0, "scratch__n250__seed2")]
+    for method in ("self-training+mixed-vote", "self-training+mixed-vote+partial"):
+        reproduce_module._run_one(Run("char+classifier", 250, 2, transfer_method=method), context)
+        reproduce_module._run_one(Run("scratch", 250, 2, transfer_method=method), context)
+    assert asked == [
+        (5, 2, False, "char+classifier__n250__seed2"), (5, 0, False, "scratch__n250__seed2"),
+        (5, 2, True, "char+classifier__n250__seed2"), (5, 0, True, "scratch__n250__seed2"),
+    ]  # fmt: skip
     plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("self-training+mixed-vote",), zero_shot=True)
     assert reproduce_module.zero_shot_runs(plan) == []
     assert {(r.method, r.transfer_method) for r in plan_runs(replace(plan, zero_shot=False))} >= {

@@ -9,7 +9,9 @@ Two on-disk formats are supported:
   tags, which are converted to IOB2 (see tag_schemes.py).
 * Span JSON: raw text with character spans (the Stockmark Wikipedia NER layout),
   ``{"text": ..., "entities": [{"name": ..., "span": [start, end], "type": ...}]}``, either one
-  object per line (JSONL) or a single JSON array.
+  object per line (JSONL) or a single JSON array. A training record may also hold
+  ``"unlabeled": [[start, end], ...]``: character ranges whose words outside every entity have no
+  known label (self-training's disputed words); the loss sums over every label there.
 
 This module deliberately imports neither torch nor the tokenizer: it is used by training and
 evaluation code, never by the remote-code model files.
@@ -56,6 +58,10 @@ SPAN_FEATURES = datasets.Features(
             }
         ],
     }
+)
+# Span data with partial labels: the ranges of each text whose words outside the entities are unlabelled.
+PARTIAL_SPAN_FEATURES = datasets.Features(
+    {**SPAN_FEATURES, "unlabeled": [{"start": datasets.Value("int32"), "end": datasets.Value("int32")}]}
 )
 
 _DOCSTART = "-DOCSTART-"
@@ -266,8 +272,22 @@ def _check_entity(
     return {"start": start, "end": end, "type": entity_type, "name": text[start:end]}
 
 
+def _unlabeled_ranges(path: Path, location: Mapping[str, int], text: str, record: Mapping) -> list[tuple[int, int]]:
+    """A record's optional ``unlabeled`` ranges, checked as entity spans are."""
+    ranges = record.get("unlabeled", [])
+    if not isinstance(ranges, list):
+        raise DataFormatError(path, f"'unlabeled' must be a list of [start, end] pairs, got {ranges!r}", **location)
+    for position, pair in enumerate(ranges, start=1):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in pair)):
+            raise DataFormatError(path, f"unlabeled range {position}: expected [start, end], got {pair!r}", **location)
+        if not 0 <= pair[0] < pair[1] <= len(text):
+            raise DataFormatError(path, f"unlabeled range {position}: [{pair[0]}, {pair[1]}) is empty or outside the text (length {len(text)})", **location)
+    return [tuple(pair) for pair in ranges]
+
+
 def read_span_json(path: str | Path, stats: ReadStats | None = None) -> list[dict[str, Any]]:
-    """Reads a span-format file (JSONL or JSON array) into ``[{"text", "entities"}, ...]``.
+    """Reads a span-format file (JSONL or JSON array) into ``[{"text", "entities"}, ...]`` (and ``"unlabeled"``
+    ranges where a record has some).
 
     Each entity becomes ``{"start", "end", "type", "name"}`` (``end`` exclusive, ``name`` always
     ``text[start:end]``). An entity overlapping an earlier one of the same text is dropped, since a
@@ -311,7 +331,8 @@ def read_span_json(path: str | Path, stats: ReadStats | None = None) -> list[dic
                 )
                 continue
             kept.append(entity)
-        examples.append({"text": text, "entities": kept})
+        unlabeled = _unlabeled_ranges(path, location, text, record)
+        examples.append({"text": text, "entities": kept, **({"unlabeled": unlabeled} if unlabeled else {})})
         stats.n_entities += len(kept)
     if not examples:
         raise DataFormatError(path, "no records found (empty file)")
@@ -342,14 +363,16 @@ def load_split(path: str | Path, stats: ReadStats | None = None) -> datasets.Dat
         return datasets.Dataset.from_list(read_conll(path, stats), features=CONLL_FEATURES)
     if suffix in SPAN_JSON_EXTENSIONS:
         examples = read_span_json(path, stats)
+        partial = any("unlabeled" in example for example in examples)
         rows = [
             {
                 "text": example["text"],
                 "entities": [{key: e[key] for key in ("start", "end", "type")} for e in example["entities"]],
+                **({"unlabeled": [{"start": start, "end": end} for start, end in example.get("unlabeled", [])]} if partial else {}),
             }
             for example in examples
         ]
-        return datasets.Dataset.from_list(rows, features=SPAN_FEATURES)
+        return datasets.Dataset.from_list(rows, features=PARTIAL_SPAN_FEATURES if partial else SPAN_FEATURES)
     known = ", ".join(CONLL_EXTENSIONS + SPAN_JSON_EXTENSIONS)
     raise ValueError(f"{path}: unknown data file extension {path.suffix!r}; expected one of {known}")
 

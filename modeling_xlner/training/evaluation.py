@@ -22,6 +22,7 @@ from .data import DataFormatError, boundary_ceiling, is_span_data, load_data, sp
 from .metric import load_span_metric
 
 HEADLINE = ("precision", "recall", "f1", "n_gold", "n_pred")
+IGNORE_INDEX = -100  # a word without a known label (span data's `unlabeled` ranges): the CRF sums over every label
 
 
 @dataclass
@@ -36,18 +37,24 @@ class EncodedSplit:
     unrepresentable: int = 0
 
 
-def _word_labels(example: dict, offsets, label2id: dict[str, int], name: str, index: int) -> tuple[list[str], list, int]:
-    """(word tags, gold for the metric, entities the segmentation cannot represent) of one example."""
+def _word_labels(example: dict, offsets, label2id: dict[str, int], name: str, index: int) -> tuple[list[str | None], list, int]:
+    """(word tags, None where unlabelled; gold for the metric; entities the segmentation cannot represent) of one example."""
     if "text" in example:
         for entity in example["entities"]:
             if f"B-{entity['type']}" not in label2id:
                 raise DataFormatError(name, f"entity type {entity['type']!r} is not a label of the model", record=index + 1)
         tags, missed = spans_to_word_tags(offsets, example["entities"])
+        unlabeled = [(r["start"], r["end"]) for r in example.get("unlabeled") or []]
+        tags = [None if tag == "O" and _overlaps(offsets[i], unlabeled) else tag for i, tag in enumerate(tags)]
         return tags, [f"{e['start']}:{e['end']}:{e['type']}" for e in example["entities"]], missed
     unknown = [tag for tag in example["ner_tags"] if tag not in label2id]
     if unknown:
         raise DataFormatError(name, f"label {unknown[0]!r} is not a label of the model", record=index + 1)
     return example["ner_tags"], list(example["ner_tags"]), 0
+
+
+def _overlaps(word: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
+    return any(max(word[0], start) < min(word[1], end) for start, end in ranges)
 
 
 def encode_split(dataset: datasets.Dataset, tokenizer: XLNerTokenizer, label2id: dict[str, int], name: str) -> EncodedSplit:
@@ -59,7 +66,7 @@ def encode_split(dataset: datasets.Dataset, tokenizer: XLNerTokenizer, label2id:
     labels, gold, unrepresentable = [], [], 0
     for index, example in enumerate(dataset):
         tags, example_gold, missed = _word_labels(example, encoding["offset_mapping"][index], label2id, name, index)
-        labels.append([label2id[tag] for tag in tags])
+        labels.append([IGNORE_INDEX if tag is None else label2id[tag] for tag in tags])
         gold.append(example_gold)
         unrepresentable += missed
     features = datasets.Dataset.from_dict(

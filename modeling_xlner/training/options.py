@@ -92,6 +92,13 @@ class TrainingOptions:
             "from the source; teachers of two starts make different mistakes, so fewer of them survive the vote"
         ),
     )
+    self_training_partial_labels: bool = field(
+        default=False,
+        metadata=_help(
+            "with several teachers: words that some teachers but no majority put in an entity are left unlabelled in "
+            "the student's data (the CRF sums over every label there) instead of taught as outside"
+        ),
+    )
     model_config: dict[str, Any] = field(
         default_factory=dict,
         metadata={"help": "XLNerConfig hyperparameters, KEY=VALUE (JSON values), e.g. word_dropout=0.1", "aliases": ["--set"]},

@@ -105,6 +105,7 @@ class TransferMethod:
     self_training: bool = False
     self_training_teachers: int = 1  # with self_training: teachers whose majority the student learns (other seeds)
     self_training_scratch_teachers: int = 0  # of those, the last ones start from scratch (a scratch run's all do)
+    self_training_partial_labels: bool = False  # words some teachers but no majority call a name are left unlabelled
 
 
 # The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
@@ -121,10 +122,13 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "self-training": TransferMethod(self_training=True),
     "self-training+vote": TransferMethod(self_training=True, self_training_teachers=3),
     "self-training+mixed-vote": TransferMethod(self_training=True, self_training_teachers=5, self_training_scratch_teachers=2),
+    "self-training+mixed-vote+partial": TransferMethod(
+        self_training=True, self_training_teachers=5, self_training_scratch_teachers=2, self_training_partial_labels=True
+    ),
     "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
-SCRATCH_METHODS = ("self-training", "self-training+vote", "self-training+mixed-vote")
+SCRATCH_METHODS = ("self-training", "self-training+vote", "self-training+mixed-vote", "self-training+mixed-vote+partial")
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
 # One line each, for `reproduce --help`.
 TRANSFER_METHOD_HELP = {
@@ -144,6 +148,8 @@ TRANSFER_METHOD_HELP = {
     "the student learns the entities that two of them find (scratch too)",
     "self-training+mixed-vote": "self-training with five teachers, its run, two more copied the same way and two from "
     "scratch (seeds +100 to +400); the student learns the entities that three of them find (scratch: five from scratch)",
+    "self-training+mixed-vote+partial": "self-training+mixed-vote, and the words that one or two teachers of five put in "
+    "an entity are left unlabelled in the student's data instead of taught as outside",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -537,6 +543,7 @@ def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run
         "self_training": method.self_training,
         "self_training_teachers": method.self_training_teachers,
         "self_training_scratch_teachers": method.self_training_scratch_teachers,
+        "self_training_partial_labels": method.self_training_partial_labels,
     }
     ways = [TransferMethod(**training), TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, **training)]
     candidates = [transfer_method, *(name for way in ways for name, known in TRANSFER_METHODS.items() if known == way)]
@@ -645,7 +652,7 @@ def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Res
     output = context.output_dir / "runs" / run.name
     options = replace(
         options, unlabeled_data=files["train"], self_training_teachers=run.transfer.self_training_teachers,
-        self_training_scratch_teachers=scratch_teachers,
+        self_training_scratch_teachers=scratch_teachers, self_training_partial_labels=run.transfer.self_training_partial_labels,
     )  # fmt: skip
     teacher_dir = context.output_dir / "runs" / teacher.name
     return self_train(stage, files["train"], output, options, teacher_dir=teacher_dir, scratch_stage=scratch_stage)
@@ -700,7 +707,9 @@ def joint_stage(run: Run) -> Run:
 
 def teacher_stage(run: Run) -> Run:
     """The run whose model teaches a self-training run: the same run without self-training."""
-    stage = replace(run.transfer, self_training=False, self_training_teachers=1, self_training_scratch_teachers=0)
+    stage = replace(
+        run.transfer, self_training=False, self_training_teachers=1, self_training_scratch_teachers=0, self_training_partial_labels=False
+    )
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 

@@ -114,6 +114,7 @@ class SelfTrainingRecord:
     voting_teachers: list[str] = field(default_factory=list)
     voting_teachers_test_f1: list[float | None] = field(default_factory=list)
     scratch_teachers: int = 0  # the last of `voting_teachers` that started from scratch (`self_training_scratch_teachers`)
+    unlabeled_ranges: int = 0  # disputed spans left unlabelled in the student's data (`self_training_partial_labels`)
 
 
 @dataclass(kw_only=True)

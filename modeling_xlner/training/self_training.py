@@ -64,16 +64,20 @@ def pseudo_labels(teacher_dir: str | Path, texts: list[str], batch_size: int = 1
     return [_span_record(text, [(e["start"], e["end"], e["entity_group"]) for e in entities]) for text, entities in zip(texts, found)]
 
 
-def majority_entities(taggings: list[list[dict]]) -> list[dict]:
+def majority_entities(taggings: list[list[dict]], mark_disputed: bool = False) -> list[dict]:
     """Span records of the entities (same start, end and type) found by more than half of the taggings of the same texts.
 
     Two such entities never overlap: each has a majority, so some tagging would hold both, and one tagging's
-    entities do not overlap.
+    entities do not overlap. With `mark_disputed`, a record also lists as `unlabeled` the spans that some
+    taggings but not a majority hold: their words outside the majority's entities are then not taught as outside.
     """
     voted = []
     for records in zip(*taggings, strict=True):
         votes = Counter((*entity["span"], entity["type"]) for record in records for entity in record["entities"])
         voted.append(_span_record(records[0]["text"], sorted(span for span, count in votes.items() if 2 * count > len(taggings))))
+        disputed = sorted({(start, end) for (start, end, _), count in votes.items() if 2 * count <= len(taggings)})
+        if mark_disputed and disputed:
+            voted[-1]["unlabeled"] = [list(span) for span in disputed]
     return voted
 
 
@@ -154,7 +158,8 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: l
     """One student: the teachers tag `texts` (with several, by majority), and `stage` trains on `gold` and those tags
     into `output_dir` (results.json is saved by `self_train`, once its record is complete)."""
     taught = [Results.load(folder / "results.json") for folder in teachers]
-    tagged = majority_entities([pseudo_labels(folder, texts, options.eval_batch_size) for folder in teachers])
+    taggings = [pseudo_labels(folder, texts, options.eval_batch_size) for folder in teachers]
+    tagged = majority_entities(taggings, mark_disputed=options.self_training_partial_labels)
     output_dir.mkdir(parents=True, exist_ok=True)
     student_file = output_dir / STUDENT_TRAIN_FILE
     write_student_data(student_file, gold, tagged)
@@ -174,6 +179,7 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: l
         voting_teachers=[str(folder) for folder in teachers] if len(teachers) > 1 else [],
         voting_teachers_test_f1=[result.test.f1 if result.test else None for result in taught] if len(teachers) > 1 else [],
         scratch_teachers=options.self_training_scratch_teachers if len(teachers) > 1 else 0,
+        unlabeled_ranges=sum(len(record.get("unlabeled", [])) for record in tagged),
     )
     results.options = {**results.options, "unlabeled_data": options.unlabeled_data, "max_train_samples": options.max_train_samples}
     return results
