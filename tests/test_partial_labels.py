@@ -11,6 +11,7 @@ import pytest
 from modeling_xlner import XLNerTokenizer
 from modeling_xlner.training.data import DataFormatError, load_data
 from modeling_xlner.training.evaluation import IGNORE_INDEX, encode_split
+from modeling_xlner.training.options import TrainingOptions
 from modeling_xlner.training.results import Results
 from modeling_xlner.training.self_training import majority_entities, pseudo_labels
 
@@ -85,4 +86,6 @@ def test_a_student_with_partial_labels_is_taught_nothing_about_disputed_words(tm
         votes = Counter((*e["span"], e["type"]) for tagging in found for e in tagging[index]["entities"])
         assert {(*e["span"], e["type"]) for e in record["entities"]} == {span for span, count in votes.items() if count >= 2}
         assert record.get("unlabeled", []) == sorted([list(span[:2]) for span, count in votes.items() if count == 1])
+    with pytest.raises(ValueError, match="one teacher disputes nothing"):
+        TrainingOptions(self_training_partial_labels=True)
     assert Results.load(output / "results.json").self_training.unlabeled_ranges == sum(len(r.get("unlabeled", [])) for r in tagged)

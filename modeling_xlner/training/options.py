@@ -133,6 +133,8 @@ class TrainingOptions:
                 f"self_training_scratch_teachers must be from 0 to self_training_teachers - 1 ({self.self_training_teachers - 1}): "
                 f"the first teacher is the run itself; got {self.self_training_scratch_teachers}"
             )
+        if self.self_training_partial_labels and self.self_training_teachers == 1:
+            raise ValueError("self_training_partial_labels: one teacher disputes nothing; use it with self_training_teachers 3 or more")
         if not 0.0 <= self.code_switch_rate <= 1.0:
             raise ValueError(f"code_switch_rate must be between 0 and 1, got {self.code_switch_rate}")
 
