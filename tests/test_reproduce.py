@@ -616,7 +616,7 @@ def test_transfer_methods_are_the_benchmarks():
     assert list(TRANSFER_METHODS) == [
         "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "joint+finetune",
         "translated-rows", "self-training", "self-training+vote", "self-training+mixed-vote",
-        "self-training+mixed-vote+partial", "translated-rows+self-training",
+        "self-training+mixed-vote+partial", "self-training+mixed-vote+gold-x4", "translated-rows+self-training",
     ]  # fmt: skip
     assert set(TRANSFER_METHOD_HELP) == set(TRANSFER_METHODS) and reproduce_module.DEFAULT_TRANSFER_METHOD == "copy"
     assert reproduce_module.CODE_SWITCH_RATE == 0.3

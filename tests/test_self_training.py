@@ -360,6 +360,15 @@ def test_mixed_teachers_the_last_ones_train_from_scratch_and_three_of_five_outvo
     student_files.clear()
     self_train(stages("copy"), train, tmp_path / "out2", options, scratch_stage=stages("scratch"))
     assert _records(Path(student_files[0][1]))[2]["entities"] == []
+    # Run again into the first folder, with the gold texts three times: the teachers are kept, not trained again.
+    trained.clear(), student_files.clear()
+    self_train(stages("copy"), train, tmp_path / "out", replace(options, self_training_gold_copies=3), scratch_stage=stages("scratch"))
+    assert trained == []
+    records = _records(Path(student_files[0][1]))
+    assert [r["text"] for r in records[:6]] == [r["text"] for r in records[:2]] * 3 and records[6]["text"] == "鈴木一郎は京都に住む。"
+    assert len(records) == 7 and records[6]["entities"]  # the kept teachers still vote the names in
+    with pytest.raises(ValueError, match="self_training_gold_copies must be 1 or more, got 0"):
+        TrainingOptions(self_training_gold_copies=0)
 
 
 def test_mixed_teachers_need_a_transfer_run_and_fewer_than_the_teachers(tmp_path):
@@ -401,7 +410,10 @@ def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, 
     asked = []
 
     def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
-        asked.append((options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels, Path(teacher_dir).name))
+        asked.append((
+            options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels,
+            options.self_training_gold_copies, Path(teacher_dir).name,
+        ))  # fmt: skip
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
 
@@ -411,12 +423,13 @@ def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, 
     for name in ("scratch__n250__seed2", "char+classifier__n250__seed2"):
         (tmp_path / "runs" / name).mkdir(parents=True)
         Results.from_dict(_trained(0.6, 0.6)).save(tmp_path / "runs" / name / "results.json")
-    for method in ("self-training+mixed-vote", "self-training+mixed-vote+partial"):
+    for method in ("self-training+mixed-vote", "self-training+mixed-vote+partial", "self-training+mixed-vote+gold-x4"):
         reproduce_module._run_one(Run("char+classifier", 250, 2, transfer_method=method), context)
         reproduce_module._run_one(Run("scratch", 250, 2, transfer_method=method), context)
     assert asked == [
-        (5, 2, False, "char+classifier__n250__seed2"), (5, 0, False, "scratch__n250__seed2"),
-        (5, 2, True, "char+classifier__n250__seed2"), (5, 0, True, "scratch__n250__seed2"),
+        (5, 2, False, 1, "char+classifier__n250__seed2"), (5, 0, False, 1, "scratch__n250__seed2"),
+        (5, 2, True, 1, "char+classifier__n250__seed2"), (5, 0, True, 1, "scratch__n250__seed2"),
+        (5, 2, False, 4, "char+classifier__n250__seed2"), (5, 0, False, 4, "scratch__n250__seed2"),
     ]  # fmt: skip
     plan = Plan(recipes=("best",), sizes=(250,), seeds=(1,), combinations=("char+classifier",), transfer_methods=("self-training+mixed-vote",), zero_shot=True)
     assert reproduce_module.zero_shot_runs(plan) == []

@@ -92,6 +92,13 @@ class TrainingOptions:
             "from the source; teachers of two starts make different mistakes, so fewer of them survive the vote"
         ),
     )
+    self_training_gold_copies: int = field(
+        default=1,
+        metadata=_help(
+            "with --unlabeled-data: how many times the labelled texts appear in the student's data; they are few next "
+            "to the tagged texts (250 to 4,024 here), and repeating them weighs clean labels over the teachers'"
+        ),
+    )
     self_training_partial_labels: bool = field(
         default=False,
         metadata=_help(
@@ -133,6 +140,8 @@ class TrainingOptions:
                 f"self_training_scratch_teachers must be from 0 to self_training_teachers - 1 ({self.self_training_teachers - 1}): "
                 f"the first teacher is the run itself; got {self.self_training_scratch_teachers}"
             )
+        if self.self_training_gold_copies < 1:
+            raise ValueError(f"self_training_gold_copies must be 1 or more, got {self.self_training_gold_copies}")
         if self.self_training_partial_labels and self.self_training_teachers == 1:
             raise ValueError("self_training_partial_labels: one teacher disputes nothing; use it with self_training_teachers 3 or more")
         if not 0.0 <= self.code_switch_rate <= 1.0:

@@ -106,6 +106,7 @@ class TransferMethod:
     self_training_teachers: int = 1  # with self_training: teachers whose majority the student learns (other seeds)
     self_training_scratch_teachers: int = 0  # of those, the last ones start from scratch (a scratch run's all do)
     self_training_partial_labels: bool = False  # words some teachers but no majority call a name are left unlabelled
+    self_training_gold_copies: int = 1  # times the labelled subset appears in the student's data
 
 
 # The transfer methods of benchmarks/transfer_methods.py, as flags of every combination's run (the
@@ -125,10 +126,15 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
     "self-training+mixed-vote+partial": TransferMethod(
         self_training=True, self_training_teachers=5, self_training_scratch_teachers=2, self_training_partial_labels=True
     ),
+    "self-training+mixed-vote+gold-x4": TransferMethod(
+        self_training=True, self_training_teachers=5, self_training_scratch_teachers=2, self_training_gold_copies=4
+    ),
     "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
-SCRATCH_METHODS = ("self-training", "self-training+vote", "self-training+mixed-vote", "self-training+mixed-vote+partial")
+SCRATCH_METHODS = (
+    "self-training", "self-training+vote", "self-training+mixed-vote", "self-training+mixed-vote+partial", "self-training+mixed-vote+gold-x4",
+)  # fmt: skip
 DEFAULT_TRANSFER_METHOD = "copy"  # adds nothing to a run's name: names from before transfer methods stay valid
 # One line each, for `reproduce --help`.
 TRANSFER_METHOD_HELP = {
@@ -150,6 +156,7 @@ TRANSFER_METHOD_HELP = {
     "scratch (seeds +100 to +400); the student learns the entities that three of them find (scratch: five from scratch)",
     "self-training+mixed-vote+partial": "self-training+mixed-vote, and the words that one or two teachers of five put in "
     "an entity are left unlabelled in the student's data instead of taught as outside",
+    "self-training+mixed-vote+gold-x4": "self-training+mixed-vote, with the labelled subset four times in the student's data",
 }
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
@@ -544,6 +551,7 @@ def module_table_runs(plan: Plan, recipe: str, transfer_method: str) -> list[Run
         "self_training_teachers": method.self_training_teachers,
         "self_training_scratch_teachers": method.self_training_scratch_teachers,
         "self_training_partial_labels": method.self_training_partial_labels,
+        "self_training_gold_copies": method.self_training_gold_copies,
     }
     ways = [TransferMethod(**training), TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, **training)]
     candidates = [transfer_method, *(name for way in ways for name, known in TRANSFER_METHODS.items() if known == way)]
@@ -653,6 +661,7 @@ def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Res
     options = replace(
         options, unlabeled_data=files["train"], self_training_teachers=run.transfer.self_training_teachers,
         self_training_scratch_teachers=scratch_teachers, self_training_partial_labels=run.transfer.self_training_partial_labels,
+        self_training_gold_copies=run.transfer.self_training_gold_copies,
     )  # fmt: skip
     teacher_dir = context.output_dir / "runs" / teacher.name
     return self_train(stage, files["train"], output, options, teacher_dir=teacher_dir, scratch_stage=scratch_stage)
@@ -708,8 +717,9 @@ def joint_stage(run: Run) -> Run:
 def teacher_stage(run: Run) -> Run:
     """The run whose model teaches a self-training run: the same run without self-training."""
     stage = replace(
-        run.transfer, self_training=False, self_training_teachers=1, self_training_scratch_teachers=0, self_training_partial_labels=False
-    )
+        run.transfer, self_training=False, self_training_teachers=1, self_training_scratch_teachers=0,
+        self_training_partial_labels=False, self_training_gold_copies=1,
+    )  # fmt: skip
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 

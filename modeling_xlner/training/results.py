@@ -105,6 +105,7 @@ class SelfTrainingRecord:
     teacher_test_f1: float | None
     unlabeled_file: str
     gold_texts: int  # labelled training texts (the teacher's training subset)
+    gold_copies: int = 1  # times the labelled texts appear in the student's data (`self_training_gold_copies`)
     tagged_texts: int  # unlabelled texts the teacher tagged
     tagged_entities: int
     texts_left_out: int  # blank, repeated, or also among the labelled texts

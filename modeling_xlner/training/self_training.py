@@ -104,6 +104,7 @@ def self_train(
     teacher_dir: str | Path | None = None, scratch_stage: Stage | None = None,
 ) -> Results:
     """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
+    Teachers whose folder holds a results.json already are kept, so an interrupted run resumes with its student.
 
     The teacher's training subset (`max_train_samples`, `seed`) is the student's gold part, and its texts
     are not tagged again. With `self_training_teachers` K > 1, K - 1 more teachers train on that subset with other
@@ -125,7 +126,8 @@ def self_train(
     teacher_options, gold_records = replace(options, unlabeled_data=None), span_records(gold)
     if teacher_dir is None:
         teacher_dir = output_dir / TEACHER_DIR
-        stage(train_source, teacher_dir, teacher_options)
+        if not (teacher_dir / "results.json").exists():  # else trained before (an interrupted run): kept
+            stage(train_source, teacher_dir, teacher_options)
     teachers = [Path(teacher_dir), *_voting_teachers(stage, scratch_stage, gold_records, output_dir, teacher_options)]
     rounds = options.self_training_rounds
     for round_number in range(1, rounds + 1):
@@ -140,7 +142,8 @@ def self_train(
 def _voting_teachers(stage: Stage, scratch_stage: Stage | None, gold: list[dict], output_dir: Path, options: TrainingOptions) -> list[Path]:
     """The teachers after the first (`self_training_teachers` - 1), trained on the first one's labelled subset
     (OUTPUT_DIR/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into OUTPUT_DIR/teacher-2, teacher-3, ...;
-    the last `self_training_scratch_teachers` of them through `scratch_stage`."""
+    the last `self_training_scratch_teachers` of them through `scratch_stage`. A folder that holds a results.json
+    already is kept."""
     if options.self_training_teachers == 1:
         return []
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +152,8 @@ def _voting_teachers(stage: Stage, scratch_stage: Stage | None, gold: list[dict]
     folders, first_scratch = [], options.self_training_teachers - options.self_training_scratch_teachers + 1
     for number in range(2, options.self_training_teachers + 1):
         folders.append(output_dir / f"{TEACHER_DIR}-{number}")
+        if (folders[-1] / "results.json").exists():  # trained before (an interrupted run): kept, as reproduce keeps runs
+            continue
         seed = options.seed + TEACHER_SEED_STEP * (number - 1)
         (scratch_stage if number >= first_scratch else stage)(str(gold_file), folders[-1], replace(options, seed=seed, max_train_samples=None))
     return folders
@@ -162,7 +167,7 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: l
     tagged = majority_entities(taggings, mark_disputed=options.self_training_partial_labels)
     output_dir.mkdir(parents=True, exist_ok=True)
     student_file = output_dir / STUDENT_TRAIN_FILE
-    write_student_data(student_file, gold, tagged)
+    write_student_data(student_file, gold * options.self_training_gold_copies, tagged)
     entities = sum(len(record["entities"]) for record in tagged)
     logger.info("Self-training: %d gold and %d tagged texts (%d entities) in %s", len(gold), len(tagged), entities, student_file)
     results = stage(str(student_file), output_dir, replace(options, unlabeled_data=None, max_train_samples=None))
@@ -173,6 +178,7 @@ def _train_student(stage: Stage, gold: list[dict], texts: list[str], teachers: l
         teacher_test_f1=teacher.test.f1 if teacher.test else None,
         unlabeled_file=str(options.unlabeled_data),
         gold_texts=len(gold),
+        gold_copies=options.self_training_gold_copies,
         tagged_texts=len(tagged),
         tagged_entities=entities,
         texts_left_out=0,  # set by `self_train`, which read the unlabelled file
