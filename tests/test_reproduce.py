@@ -817,6 +817,32 @@ def test_run_all_runs_the_fine_tuning_after_the_rest_in_order(tmp_path, monkeypa
     assert order == [runs[1].name, runs[2].name, runs[0].name]
 
 
+def test_runs_sharing_voting_teachers_wait_for_the_one_that_trains_them(tmp_path, monkeypatch):
+    order = []
+
+    def fake_run_one(run, context):
+        order.append(run.name)
+        return run.name
+
+    monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
+    mixed, gold, vote = "self-training+mixed-vote", "self-training+mixed-vote+gold-x4", "self-training+vote"
+    runs = [
+        Run("scratch", 250, 1, transfer_method=mixed), Run("scratch", 250, 1, transfer_method=gold),
+        Run("char+classifier", 250, 1, transfer_method=mixed), Run("char+classifier", 250, 1, transfer_method=gold),
+        Run("char+classifier", 250, 1, transfer_method=vote), Run("char+classifier", 250, 1),
+    ]  # fmt: skip
+    assert reproduce_module.run_all(runs, _method_context(tmp_path), jobs=1) == [run.name for run in runs]
+    # By hand: the plain run first; then one run of each pool (scratch's five, the copy's 3 + 2 scratch, the
+    # copy's three); then the second run of the two pools shared.
+    assert order == [runs[5].name, runs[0].name, runs[2].name, runs[4].name, runs[1].name, runs[3].name]
+    pools = [reproduce_module.teacher_pool(run) for run in runs]
+    assert pools == [
+        "scratch__n250__seed1__teachers5", "scratch__n250__seed1__teachers5",
+        "char+classifier__n250__seed1__teachers5-scratch2", "char+classifier__n250__seed1__teachers5-scratch2",
+        "char+classifier__n250__seed1__teachers3", None,
+    ]  # fmt: skip
+
+
 def test_a_run_record_from_before_transfer_methods_is_a_copy():
     result = _result("char", 500, 1, 0.4, 0.4)
     assert "transfer_method" not in result["run"]

@@ -176,7 +176,7 @@ def test_reproduce_self_training_reuses_its_teacher_run_and_tags_the_training_sp
         Path(output).mkdir(parents=True)
         return Results.from_dict(_trained(0.6, 0.6))
 
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None, teachers_dir=None):
         students.append((train_source, Path(output_dir), options.unlabeled_data, Path(teacher_dir)))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
@@ -390,7 +390,7 @@ def test_mixed_teachers_need_a_transfer_run_and_fewer_than_the_teachers(tmp_path
 def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_shot(tmp_path, monkeypatch):
     asked = []
 
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None, teachers_dir=None):
         asked.append((options.self_training_teachers, Path(teacher_dir).name))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
@@ -409,7 +409,7 @@ def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_
 def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, monkeypatch):
     asked = []
 
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None):
+    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None, teachers_dir=None):
         asked.append((
             options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels,
             options.self_training_gold_copies, Path(teacher_dir).name,

@@ -161,6 +161,7 @@ TRANSFER_METHOD_HELP = {
 # The English source of the code-switched methods: the share of its words read as romaji (as in the benchmark).
 CODE_SWITCH_RATE = 0.3
 WORD_SPACE_MAP_FILE = "ja_en_map.pt"  # in OUTPUT_DIR, built once for every run that uses the word space
+TEACHER_POOL_DIR = "teachers"  # OUTPUT_DIR/teachers/POOL: voting teachers, shared by runs (`teacher_pool`)
 
 CONLL_FILES = {"train": "conll2003/train.txt", "validation": "conll2003/valid.txt", "test": "conll2003/test.txt"}
 STOCKMARK_FILES = {
@@ -664,7 +665,9 @@ def _self_train_one(run: Run, context: Context, options: TrainingOptions) -> Res
         self_training_gold_copies=run.transfer.self_training_gold_copies,
     )  # fmt: skip
     teacher_dir = context.output_dir / "runs" / teacher.name
-    return self_train(stage, files["train"], output, options, teacher_dir=teacher_dir, scratch_stage=scratch_stage)
+    pool = teacher_pool(run)
+    teachers_dir = context.output_dir / TEACHER_POOL_DIR / pool if pool else None
+    return self_train(stage, files["train"], output, options, teacher_dir, scratch_stage, teachers_dir)
 
 
 def _drop_checkpoints(output: Path) -> None:
@@ -723,13 +726,33 @@ def teacher_stage(run: Run) -> Run:
     return replace(run, transfer_method=next(name for name, method in TRANSFER_METHODS.items() if method == stage))
 
 
+def teacher_pool(run: Run) -> str | None:
+    """The folder (under OUTPUT_DIR/teachers) of a voting run's teachers after the first, shared by the runs that
+    differ only in how their student learns (partial labels, gold copies); None without voting teachers."""
+    method = run.transfer
+    if method.self_training_teachers == 1:
+        return None
+    scratch = method.self_training_scratch_teachers if run.method != "scratch" else 0
+    return f"{teacher_stage(run).name}__teachers{method.self_training_teachers}" + (f"-scratch{scratch}" if scratch else "")
+
+
 def run_all(runs: list[Run], context: Context, jobs: int) -> list[Results]:
     """`_run_one` of every run, results in order; the runs that build on another (joint+finetune on its joint
     run, self-training on its teacher) after the rest, so that two workers never train one run twice (each
-    trains the run it builds on itself when the list lacks it)."""
+    trains the run it builds on itself when the list lacks it). Of the self-training runs that share a teacher
+    pool, the first trains the pool, and the others wait for a later round."""
     first = [run for run in runs if not (run.transfer.joint_finetune or run.transfer.self_training)]
-    then = [run for run in runs if run not in first]
-    results = dict(zip(first, _map(_run_one, first, context, jobs))) | dict(zip(then, _map(_run_one, then, context, jobs)))
+    rounds = [first]
+    for run in (run for run in runs if run not in first):
+        pool = teacher_pool(run)
+        free = [batch for batch in rounds[1:] if pool is None or pool not in map(teacher_pool, batch)]
+        if free:
+            free[0].append(run)
+        else:
+            rounds.append([run])
+    results = {}
+    for batch in rounds:
+        results |= dict(zip(batch, _map(_run_one, batch, context, jobs)))
     return [results[run] for run in runs]
 
 

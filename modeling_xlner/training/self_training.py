@@ -101,7 +101,7 @@ def write_student_data(path: Path, gold: list[dict], tagged: list[dict]) -> None
 
 def self_train(
     stage: Stage, train_source: str, output_dir: str | Path, options: TrainingOptions,
-    teacher_dir: str | Path | None = None, scratch_stage: Stage | None = None,
+    teacher_dir: str | Path | None = None, scratch_stage: Stage | None = None, teachers_dir: str | Path | None = None,
 ) -> Results:
     """Teacher (trained here into OUTPUT_DIR/teacher unless `teacher_dir` holds one), tags, student; the student's results.
     Teachers whose folder holds a results.json already are kept, so an interrupted run resumes with its student.
@@ -110,7 +110,8 @@ def self_train(
     are not tagged again. With `self_training_teachers` K > 1, K - 1 more teachers train on that subset with other
     seeds, and the first student learns the entities more than half of the K find; the last
     `self_training_scratch_teachers` of them train through `scratch_stage` (a run from scratch), the others
-    through `stage`. With `self_training_rounds`
+    through `stage`, into `teachers_dir` (OUTPUT_DIR unless given: runs that differ only in how their students
+    learn may share their teachers). With `self_training_rounds`
     R > 1, student r (in OUTPUT_DIR/student-r) teaches student r + 1, and the last one is OUTPUT_DIR's. Each
     student's results.json `self_training` records its teachers.
     """
@@ -128,7 +129,8 @@ def self_train(
         teacher_dir = output_dir / TEACHER_DIR
         if not (teacher_dir / "results.json").exists():  # else trained before (an interrupted run): kept
             stage(train_source, teacher_dir, teacher_options)
-    teachers = [Path(teacher_dir), *_voting_teachers(stage, scratch_stage, gold_records, output_dir, teacher_options)]
+    voting_dir = Path(teachers_dir) if teachers_dir is not None else output_dir
+    teachers = [Path(teacher_dir), *_voting_teachers(stage, scratch_stage, gold_records, voting_dir, teacher_options)]
     rounds = options.self_training_rounds
     for round_number in range(1, rounds + 1):
         student_dir = output_dir if round_number == rounds else output_dir / f"student-{round_number}"
@@ -141,7 +143,7 @@ def self_train(
 
 def _voting_teachers(stage: Stage, scratch_stage: Stage | None, gold: list[dict], output_dir: Path, options: TrainingOptions) -> list[Path]:
     """The teachers after the first (`self_training_teachers` - 1), trained on the first one's labelled subset
-    (OUTPUT_DIR/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into OUTPUT_DIR/teacher-2, teacher-3, ...;
+    (`output_dir`/gold.jsonl) with seeds SEED + 100, SEED + 200, ... into `output_dir`/teacher-2, teacher-3, ...;
     the last `self_training_scratch_teachers` of them through `scratch_stage`. A folder that holds a results.json
     already is kept."""
     if options.self_training_teachers == 1:
