@@ -801,7 +801,8 @@ def test_joint_finetune_fine_tunes_its_joint_run_with_every_module(tmp_path, mon
     assert len(calls) == 2  # the joint stage is done: not trained again
 
 
-def test_run_all_runs_the_fine_tuning_after_the_rest_in_order(tmp_path, monkeypatch):
+def _training_order(runs: list[Run], tmp_path: Path, monkeypatch) -> list[str]:
+    """The names of `runs` in the order `run_all` trains them (one job), its results checked to be in list order."""
     order = []
 
     def fake_run_one(run, context):
@@ -809,29 +810,26 @@ def test_run_all_runs_the_fine_tuning_after_the_rest_in_order(tmp_path, monkeypa
         return run.name
 
     monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
+    assert reproduce_module.run_all(runs, _method_context(tmp_path), jobs=1) == [run.name for run in runs]
+    return order
+
+
+def test_run_all_runs_the_fine_tuning_after_the_rest_in_order(tmp_path, monkeypatch):
     runs = [
         Run("char+classifier", 250, 1, transfer_method="joint+finetune"), Run("scratch", 250, 1),
         Run("char+classifier", 250, 1, transfer_method="joint"),
     ]  # fmt: skip
-    assert reproduce_module.run_all(runs, _method_context(tmp_path), jobs=1) == [run.name for run in runs]
-    assert order == [runs[1].name, runs[2].name, runs[0].name]
+    assert _training_order(runs, tmp_path, monkeypatch) == [runs[1].name, runs[2].name, runs[0].name]
 
 
 def test_runs_sharing_voting_teachers_wait_for_the_one_that_trains_them(tmp_path, monkeypatch):
-    order = []
-
-    def fake_run_one(run, context):
-        order.append(run.name)
-        return run.name
-
-    monkeypatch.setattr(reproduce_module, "_run_one", fake_run_one)
     mixed, gold, vote = "self-training+mixed-vote", "self-training+mixed-vote+gold-x4", "self-training+vote"
     runs = [
         Run("scratch", 250, 1, transfer_method=mixed), Run("scratch", 250, 1, transfer_method=gold),
         Run("char+classifier", 250, 1, transfer_method=mixed), Run("char+classifier", 250, 1, transfer_method=gold),
         Run("char+classifier", 250, 1, transfer_method=vote), Run("char+classifier", 250, 1),
     ]  # fmt: skip
-    assert reproduce_module.run_all(runs, _method_context(tmp_path), jobs=1) == [run.name for run in runs]
+    order = _training_order(runs, tmp_path, monkeypatch)
     # By hand: the plain run first; then one run of each pool (scratch's five, the copy's 3 + 2 scratch, the
     # copy's three); then the second run of the two pools shared.
     assert order == [runs[5].name, runs[0].name, runs[2].name, runs[4].name, runs[1].name, runs[3].name]

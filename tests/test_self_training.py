@@ -28,6 +28,13 @@ TINY_RUN = ["--epochs", "1", "--batch-size", "2", "--vectors", "none", "--seed",
 TINY_MODEL = [f"{key}={value}" for key, value in SMALL.items()]
 
 
+def _train_and_texts(tmp_path: Path, unlabeled: list[str]) -> tuple[str, Path]:
+    """JA_RECORDS as a span training file, and `unlabeled` as a text file, one a line."""
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{text}\n" for text in unlabeled), encoding="utf-8")
+    return write_span_data(tmp_path / "train.jsonl", JA_RECORDS), texts
+
+
 def forced_teacher(directory: Path, label: str) -> Path:
     """A tiny Japanese softmax model that tags every word `label`: its head is zero but for that label's bias."""
     texts = [text for text, _ in JA_RECORDS]
@@ -134,9 +141,7 @@ def test_xlner_train_with_unlabelled_data_trains_a_teacher_then_a_student_on_gol
 
 
 def test_a_transferred_student_starts_from_the_source_as_its_teacher_did(english_dir, tmp_path):  # noqa: F811
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, ["鈴木一郎は京都に住む。", "パナソニックは大阪の会社だ。"])
     output = tmp_path / "student"
     main([
         "transfer", "--source", str(english_dir), "--modules", "char,classifier", "--shared-bigrams", "--lang", "ja",
@@ -150,9 +155,7 @@ def test_a_transferred_student_starts_from_the_source_as_its_teacher_did(english
 
 
 def test_xlner_transfer_mixes_copied_and_scratch_teachers(english_dir, tmp_path):  # noqa: F811
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, ["鈴木一郎は京都に住む。"])
     output = tmp_path / "student"
     main([
         "transfer", "--source", str(english_dir), "--modules", "char,classifier", "--shared-bigrams", "--lang", "ja",
@@ -238,9 +241,7 @@ def test_a_zero_shot_student_learns_the_teachers_tags_without_a_target_label(tmp
 
 def _train_self_trained(tmp_path: Path, unlabeled: list[str], *flags: str) -> Path:
     """`xlner train` of a tiny Japanese model on JA_RECORDS with these unlabelled texts and flags; its output folder."""
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("".join(f"{text}\n" for text in unlabeled), encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, unlabeled)
     output = tmp_path / "student"
     main([
         "train", "--lang", "ja", "--train", train, "--validation", train, "--output-dir", str(output),
@@ -301,9 +302,7 @@ def test_voting_teachers_train_on_the_gold_subset_with_other_seeds_and_the_stude
 
 
 def test_two_teachers_of_three_that_tag_every_word_as_a_name_outvote_the_first(tmp_path):
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\nパナソニックは大阪の会社だ。\n", encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, ["鈴木一郎は京都に住む。", "パナソニックは大阪の会社だ。"])
     labels = {1: "O", 101: "B-人名", 201: "B-人名"}  # by seed: the first teacher, the run's own, finds nothing
     student_files = []
 
@@ -326,9 +325,7 @@ def test_two_teachers_of_three_that_tag_every_word_as_a_name_outvote_the_first(t
 
 
 def test_mixed_teachers_the_last_ones_train_from_scratch_and_three_of_five_outvote_the_copies(tmp_path):
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, ["鈴木一郎は京都に住む。"])
     # By seed: the run's own teacher and the next copied one find nothing; the third copied one and both
     # scratch teachers call every word a name, so 3 of 5 do.
     labels = {1: "O", 101: "O", 201: "B-人名", 301: "B-人名", 401: "B-人名"}
@@ -372,9 +369,7 @@ def test_mixed_teachers_the_last_ones_train_from_scratch_and_three_of_five_outvo
 
 
 def test_mixed_teachers_need_a_transfer_run_and_fewer_than_the_teachers(tmp_path):
-    train = write_span_data(tmp_path / "train.jsonl", JA_RECORDS)
-    texts = tmp_path / "texts.txt"
-    texts.write_text("鈴木一郎は京都に住む。\n", encoding="utf-8")
+    train, texts = _train_and_texts(tmp_path, ["鈴木一郎は京都に住む。"])
     options = TrainingOptions(unlabeled_data=str(texts), max_train_samples=2, self_training_teachers=3, self_training_scratch_teachers=1)
     with pytest.raises(ValueError, match="starts from scratch, and so do its teachers"):
         self_train(lambda *args: None, train, tmp_path / "out", options)  # no scratch stage: xlner train
@@ -387,15 +382,21 @@ def test_mixed_teachers_need_a_transfer_run_and_fewer_than_the_teachers(tmp_path
     assert not (tmp_path / "cli").exists()  # refused before any teacher trained
 
 
-def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_shot(tmp_path, monkeypatch):
+def _fake_self_train(monkeypatch, describe) -> list:
+    """Replace `self_train` by a fake that records `describe(options, teacher run's folder name)` of each call."""
     asked = []
 
     def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None, teachers_dir=None):
-        asked.append((options.self_training_teachers, Path(teacher_dir).name))
+        asked.append(describe(options, Path(teacher_dir).name))
         Path(output_dir).mkdir(parents=True)
         return Results.from_dict(_trained(0.7, 0.7))
 
     monkeypatch.setattr(self_training, "self_train", fake_self_train)
+    return asked
+
+
+def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_shot(tmp_path, monkeypatch):
+    asked = _fake_self_train(monkeypatch, lambda options, teacher: (options.self_training_teachers, teacher))
     context = _method_context(tmp_path)
     teacher = tmp_path / "runs" / "scratch__n250__seed2"
     teacher.mkdir(parents=True)
@@ -407,17 +408,10 @@ def test_reproduce_voting_self_training_asks_for_three_teachers_and_has_no_zero_
 
 
 def test_reproduce_mixed_vote_mixes_the_starts_of_a_transfer_run_only(tmp_path, monkeypatch):
-    asked = []
-
-    def fake_self_train(stage, train_source, output_dir, options, teacher_dir=None, scratch_stage=None, teachers_dir=None):
-        asked.append((
-            options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels,
-            options.self_training_gold_copies, Path(teacher_dir).name,
-        ))  # fmt: skip
-        Path(output_dir).mkdir(parents=True)
-        return Results.from_dict(_trained(0.7, 0.7))
-
-    monkeypatch.setattr(self_training, "self_train", fake_self_train)
+    asked = _fake_self_train(monkeypatch, lambda options, teacher: (
+        options.self_training_teachers, options.self_training_scratch_teachers, options.self_training_partial_labels,
+        options.self_training_gold_copies, teacher,
+    ))  # fmt: skip
     monkeypatch.setattr(reproduce_module, "transfer_setup", lambda run, context: ("source", None))
     context = _method_context(tmp_path)
     for name in ("scratch__n250__seed2", "char+classifier__n250__seed2"):
