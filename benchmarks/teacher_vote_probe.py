@@ -6,7 +6,8 @@
     python benchmarks/teacher_vote_probe.py student-data --gold GOLD.jsonl --output D --mode MODE TEACHER ...
         D/student_train.jsonl from the teachers' majority on the training texts besides GOLD's, as `self_train`
         writes it (MODE majority), or: partial (disputed spans unlabelled), agreed (only the texts where every
-        span some teacher finds has a majority), gold-x4 (the gold records four times); then train the student
+        span some teacher finds has a majority), gold-x4 (the gold records four times), every (each teacher's tags as a record of its own, the gold
+        records as many times: the student's loss is then its mean over the teachers); then train the student
         with `xlner transfer ... --train D/student_train.jsonl`
 
 Teachers' tags are cached in D/../tags-*.json (student-data) or --cache (score): tagging 4,000 texts takes a minute.
@@ -79,8 +80,11 @@ def student_data(args: argparse.Namespace) -> None:
     if args.mode == "agreed":
         undisputed = [all(2 * c > len(taggings) for c in Counter(s for t in taggings for s in spans(t[i])).values()) for i in range(len(texts))]
         tagged = [record for record, keep in zip(tagged, undisputed) if keep]
+    if args.mode == "every":
+        tagged = [record for records in zip(*taggings) for record in records]
     output.mkdir(parents=True, exist_ok=True)
-    write_student_data(output / "student_train.jsonl", gold * (4 if args.mode == "gold-x4" else 1), tagged)
+    copies = {"gold-x4": 4, "every": len(taggings)}.get(args.mode, 1)
+    write_student_data(output / "student_train.jsonl", gold * copies, tagged)
     print(f"{len(tagged)} tagged texts, {sum(len(r['entities']) for r in tagged)} entities -> {output / 'student_train.jsonl'}")
 
 
@@ -96,7 +100,7 @@ def main() -> None:
     writing = commands.add_parser("student-data")
     writing.add_argument("--gold", required=True, help="the labelled subset (a voting run's gold.jsonl)")
     writing.add_argument("--output", required=True)
-    writing.add_argument("--mode", choices=("majority", "partial", "agreed", "gold-x4"), default="majority")
+    writing.add_argument("--mode", choices=("majority", "partial", "agreed", "gold-x4", "every"), default="majority")
     writing.add_argument("teachers", nargs="+")
     writing.set_defaults(run=student_data)
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The probes of benchmarks/results/mixed-vote/probes (students at 250 sentences on existing teachers of runs/s24):
 # teachers = the copied run, its voting run's teacher-2 and teacher-3, the scratch run and its voting run's teacher-2.
-# MODE: majority (file mixed5-*), partial (partial5-*), agreed (agreed-*), gold-x4 (goldx4-*).
+# MODE: majority (file mixed5-*), partial (partial5-*), agreed (agreed-*), gold-x4 (goldx4-*), every (every5-*).
 # Usage: bash commands.sh SEED MODE NAME
 set -e
 S=$1 MODE=$2 NAME=$3
