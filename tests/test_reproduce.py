@@ -115,8 +115,12 @@ def test_module_table_of_a_self_training_method_self_trains_every_combination():
     # Voting has no word-space form: the combinations with word, which GloVe and chiVe's widths keep from being
     # copied as they are, are left out rather than listed as runs that would fail.
     assert set(voting) == {"char", "classifier", "char+classifier"}
+    # The mixed vote has a word-space form: each combination with word takes it.
     mixed = {r.method: r.transfer_method for r in plan_runs(replace(plan, module_table_method="self-training+mixed-vote"))}
-    assert mixed == dict.fromkeys(("char", "classifier", "char+classifier"), "self-training+mixed-vote")
+    assert mixed == {
+        name: "translated-rows+self-training+mixed-vote" if "word" in name or name == "all" else "self-training+mixed-vote"
+        for name in COMBINATIONS
+    }
     copied = {r.method: r.transfer_method for r in plan_runs(replace(plan, module_table_method="copy"))}
     assert copied == {name: "translated-rows" if "word" in name or name == "all" else "copy" for name in COMBINATIONS}
 
@@ -609,7 +613,10 @@ def test_report_lists_sources_per_recipe_and_notes_runs_without_early_stopping(t
 ENGLISH_FILES = {"train": "en/train.txt", "validation": "en/valid.txt", "test": "en/test.txt"}
 # Recipes without pretrained vectors, on which the word-space methods do not run.
 NO_VECTORS = ("paper", "no-vectors")
-WORD_SPACE_METHODS = ("shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows", "translated-rows+self-training")
+WORD_SPACE_METHODS = (
+    "shared-space", "shared-space+shapes", "code-switch+space+shapes", "translated-rows", "translated-rows+self-training",
+    "translated-rows+self-training+mixed-vote",
+)  # fmt: skip
 
 
 def test_transfer_methods_are_the_benchmarks():
@@ -617,6 +624,7 @@ def test_transfer_methods_are_the_benchmarks():
         "copy", "shared-space", "shared-space+shapes", "code-switch", "code-switch+space+shapes", "joint", "joint+finetune",
         "translated-rows", "self-training", "self-training+vote", "self-training+mixed-vote",
         "self-training+mixed-vote+partial", "self-training+mixed-vote+gold-x4", "translated-rows+self-training",
+        "translated-rows+self-training+mixed-vote",
     ]  # fmt: skip
     assert set(TRANSFER_METHOD_HELP) == set(TRANSFER_METHODS) and reproduce_module.DEFAULT_TRANSFER_METHOD == "copy"
     assert reproduce_module.CODE_SWITCH_RATE == 0.3

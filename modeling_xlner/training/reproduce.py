@@ -130,6 +130,10 @@ TRANSFER_METHODS: dict[str, TransferMethod] = {
         self_training=True, self_training_teachers=5, self_training_scratch_teachers=2, self_training_gold_copies=4
     ),
     "translated-rows+self-training": TransferMethod(word_space=True, script_shapes=True, translated_word_rows=True, self_training=True),
+    "translated-rows+self-training+mixed-vote": TransferMethod(
+        word_space=True, script_shapes=True, translated_word_rows=True,
+        self_training=True, self_training_teachers=5, self_training_scratch_teachers=2,
+    ),  # fmt: skip
 }
 # Transfer methods that a scratch run may take too: they change how a run trains, not what it copies.
 SCRATCH_METHODS = (
@@ -150,6 +154,8 @@ TRANSFER_METHOD_HELP = {
     "the same way trains on both (scratch too: scratch__...__self-training); zero-shot: the teacher is the zero-shot model, "
     "and the student learns its tags of the training texts alone",
     "translated-rows+self-training": "self-training with translated-rows as the teacher and the student",
+    "translated-rows+self-training+mixed-vote": "self-training+mixed-vote with translated-rows as the copied teachers and the student "
+    "(the module table's form of the mixed vote for combinations with word)",
     "self-training+vote": "self-training with three teachers, its run and two more on the same subset (seeds +100, +200); "
     "the student learns the entities that two of them find (scratch too)",
     "self-training+mixed-vote": "self-training with five teachers, its run, two more copied the same way and two from "
