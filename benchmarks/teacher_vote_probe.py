@@ -6,8 +6,9 @@
     python benchmarks/teacher_vote_probe.py student-data --gold GOLD.jsonl --output D --mode MODE TEACHER ...
         D/student_train.jsonl from the teachers' majority on the training texts besides GOLD's, as `self_train`
         writes it (MODE majority), or: partial (disputed spans unlabelled), agreed (only the texts where every
-        span some teacher finds has a majority), gold-x4 (the gold records four times), every (each teacher's tags as a record of its own, the gold
-        records as many times: the student's loss is then its mean over the teachers); then train the student
+        span some teacher finds has a majority), gold-x4 (the gold records four times), every (each teacher's
+        tags as a record of its own, the gold records as many times: the student's loss is then its mean over
+        the teachers); then train the student
         with `xlner transfer ... --train D/student_train.jsonl`
 
 Teachers' tags are cached in D/../tags-*.json (student-data) or --cache (score): tagging 4,000 texts takes a minute.

@@ -112,7 +112,7 @@ def test_module_table_of_a_self_training_method_self_trains_every_combination():
     }  # fmt: skip
     voting = {r.method: r.transfer_method for r in plan_runs(replace(plan, module_table_method="self-training+vote"))}
     assert [voting[name] for name in ("char", "classifier", "char+classifier")] == ["self-training+vote"] * 3
-    # Voting has no word-space form: the combinations with word, which GloVe and chiVe's widths keep from being
+    # The three-teacher vote has no word-space form: the combinations with word, which GloVe and chiVe's widths keep from being
     # copied as they are, are left out rather than listed as runs that would fail.
     assert set(voting) == {"char", "classifier", "char+classifier"}
     # The mixed vote has a word-space form: each combination with word takes it.
@@ -847,6 +847,10 @@ def test_runs_sharing_voting_teachers_wait_for_the_one_that_trains_them(tmp_path
         "char+classifier__n250__seed1__teachers5-scratch2", "char+classifier__n250__seed1__teachers5-scratch2",
         "char+classifier__n250__seed1__teachers3", None,
     ]  # fmt: skip
+    # The mixed vote's word-space form: taught first by the translated-rows run, its teachers pooled apart.
+    word_run = Run("all", 250, 1, transfer_method="translated-rows+self-training+mixed-vote")
+    assert reproduce_module.teacher_stage(word_run).name == "all__n250__seed1__translated-rows"
+    assert reproduce_module.teacher_pool(word_run) == "all__n250__seed1__translated-rows__teachers5-scratch2"
 
 
 def test_a_run_record_from_before_transfer_methods_is_a_copy():
